@@ -1,0 +1,149 @@
+# Copyright (c) binder.ingress developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+import typing as t
+from collections.abc import Mapping
+
+from ansible.errors import AnsibleFilterError
+from ansible_collections.binder.ingress.plugins.module_utils.model import MemberError, build_member
+
+DOCUMENTATION = r"""
+name: member_state
+short_description: Build and validate a federation member's complete ingress state
+version_added: 0.1.0
+description:
+  - Turns a member's ingress catalogue (O(_input), the C(binder_ingresses_components) mapping) into
+    everything the member serves at its edge, after validating the whole member at once.
+  - The result holds the complete C(networking.k8s.io/v1) Ingress manifests, the selector-less
+    C(redirector) Service (only when the member has redirects), traefik file-provider middlewares for
+    the redirects, one route per host and path, and a markdown summary of the routes.
+  - Any problem fails the filter with every problem of the member, one per line, each naming the
+    filter, the member and the inventory key (C(binder_ingresses_components.static.hosts[0])).
+  - The catalogue's keys and defaults are described in the collection's C(docs/inventory.md).
+options:
+  _input:
+    description:
+      - The member's ingress catalogue, a mapping of component name to settings.
+    type: dict
+    required: true
+  member:
+    description:
+      - The member's name (its inventory host name). Used in labels and in error messages.
+    type: string
+    required: true
+  namespace:
+    description:
+      - The namespace the member's Ingresses and Services live in.
+    type: string
+    required: true
+  ingress_class:
+    description:
+      - The IngressClass every Ingress names in C(spec.ingressClassName).
+    type: string
+    default: traefik
+  tls_acme:
+    description:
+      - Whether every Ingress carries the annotation C(kubernetes.io/tls-acme) set to C("true"), for cert-manager's ingress-shim.
+    type: bool
+    default: true
+seealso:
+  - plugin: binder.ingress.ingress_manifests
+    plugin_type: filter
+  - plugin: binder.ingress.redirect_middlewares
+    plugin_type: filter
+"""
+
+EXAMPLES = r"""
+---
+- name: Build the member's ingress state
+  ansible.builtin.set_fact:
+    __binder_ingresses_state: >-
+      {{ binder_ingresses_components | binder.ingress.member_state(member=inventory_hostname,
+         namespace=binder_ingresses_namespace) }}
+
+- name: Show the member's routes
+  ansible.builtin.debug:
+    msg: "{{ __binder_ingresses_state.summary }}"
+"""
+
+RETURN = r"""
+_value:
+  description:
+    - The member's ingress state.
+  type: dict
+  contains:
+    member:
+      description: The member's name.
+      type: string
+    namespace:
+      description: The member's namespace.
+      type: string
+    ingresses:
+      description: Complete C(networking.k8s.io/v1) Ingress manifests, sorted by component name, then as given.
+      type: list
+      elements: dict
+    services:
+      description: The selector-less C(redirector) Service when the member has redirects, else empty.
+      type: list
+      elements: dict
+    redirect_middlewares:
+      description: traefik file-provider C(http.middlewares) entries for the redirects, by middleware name.
+      type: dict
+    routes:
+      description:
+        - One entry per host and path, with keys C(component), C(ingress), C(host), C(path), C(path_type),
+          C(service), C(port), C(tls_secret) and C(middlewares).
+      type: list
+      elements: dict
+    summary:
+      description: The routes as a markdown table (host, path, pathType, backend, TLS secret, middlewares).
+      type: string
+"""
+
+
+_NAME = "binder.ingress.member_state"
+
+
+def _require_str(value: t.Any, option: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise AnsibleFilterError(
+            f"{_NAME}: option {option} must be a non-empty string, got {type(value).__name__}"
+        )
+    return value
+
+
+def member_state(
+    components: t.Any,
+    member: t.Any = None,
+    namespace: t.Any = None,
+    ingress_class: t.Any = "traefik",
+    tls_acme: t.Any = True,
+) -> dict[str, t.Any]:
+    """The member's ingress state as a JSON-able dict."""
+    member = _require_str(member, "member")
+    namespace = _require_str(namespace, "namespace")
+    ingress_class = _require_str(ingress_class, "ingress_class")
+    if not isinstance(tls_acme, bool):
+        raise AnsibleFilterError(f"{_NAME}: option tls_acme must be a boolean, got {type(tls_acme).__name__}")
+    if not isinstance(components, Mapping):
+        raise AnsibleFilterError(
+            f"{_NAME}: member {member}: the input (binder_ingresses_components) must be a mapping of component"
+            f" name to settings, got {type(components).__name__}"
+        )
+    try:
+        state = build_member(
+            member, components, namespace=namespace, ingress_class=ingress_class, tls_acme=tls_acme
+        )
+    except MemberError as exc:
+        raise AnsibleFilterError("\n".join(f"{_NAME}: {issue}" for issue in exc.issues)) from None
+    return state.as_dict()
+
+
+class FilterModule:
+    """binder.ingress.member_state"""
+
+    def filters(self) -> dict[str, t.Callable[..., t.Any]]:
+        return {"member_state": member_state}
