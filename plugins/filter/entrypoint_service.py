@@ -1,0 +1,97 @@
+# Copyright: binder.ingress contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ansible.errors import AnsibleFilterError
+from ansible_collections.binder.ingress.plugins.module_utils.chart_values import (
+    ChartValuesError,
+    entrypoint_service,
+)
+
+DOCUMENTATION = r"""
+name: entrypoint_service
+short_description: Build the cluster entrypoint Service of a member
+version_added: 0.1.0
+author: binder.ingress contributors
+description:
+  - Returns the member's one public C(LoadBalancer) Service with C(externalTrafficPolicy=Local),
+    ports 80 (C(http)) and 443 (C(https)) sent to the ingress controller's pods.
+  - The selector depends on the target. C(traefik) selects the traefik chart's pods of the given
+    release and namespace, C(ingress-nginx) that chart's controller pods, C(custom) the given selector.
+  - Target ports default to the controller's named container ports (C(web)/C(websecure) for traefik,
+    C(http)/C(https) for ingress-nginx, 80/443 for a custom target).
+  - Every problem in the input is reported at once, each naming the member and the inventory key.
+options:
+  _input:
+    description:
+      - The settings, a mapping whose keys are C(namespace) (required), C(name), C(target), C(release),
+        C(selector), C(target_ports), C(annotations), C(load_balancer_ip) and C(load_balancer_source_ranges).
+    type: dict
+    required: true
+  member:
+    description: The member (inventory host) the Service is for; named in errors and labels.
+    type: str
+    required: true
+"""
+
+EXAMPLES = r"""
+- name: Build the entrypoint Service
+  ansible.builtin.set_fact:
+    __cluster_entrypoint_service: >-
+      {{ {'namespace': 'prod', 'target': 'traefik', 'release': 'traefik'}
+         | binder.ingress.entrypoint_service(member=inventory_hostname) }}
+"""
+
+RETURN = r"""
+_value:
+  description: The Service manifest.
+  type: dict
+"""
+
+_NAME = "binder.ingress.entrypoint_service"
+_KEYS = frozenset(
+    {
+        "namespace",
+        "name",
+        "target",
+        "release",
+        "selector",
+        "target_ports",
+        "annotations",
+        "load_balancer_ip",
+        "load_balancer_source_ranges",
+    }
+)
+
+
+def _entrypoint_service(settings: Any, member: Any = None) -> dict[str, Any]:
+    if not isinstance(member, str) or not member:
+        raise AnsibleFilterError(f"{_NAME}: member= must be given as a non-empty string (the inventory host)")
+    if not isinstance(settings, Mapping):
+        raise AnsibleFilterError(
+            f"{_NAME}: member {member}: input must be a mapping of settings, got {type(settings).__name__}"
+        )
+    unknown = sorted(set(settings) - _KEYS)
+    if unknown:
+        raise AnsibleFilterError(
+            f"{_NAME}: member {member}: unknown setting(s) {', '.join(map(str, unknown))}"
+        )
+    if "namespace" not in settings:
+        raise AnsibleFilterError(
+            f"{_NAME}: member {member}: cluster_entrypoint_namespace: the setting 'namespace' is required"
+        )
+    try:
+        return entrypoint_service(member=member, **dict(settings))
+    except ChartValuesError as exc:
+        raise AnsibleFilterError(f"{_NAME}: " + "; ".join(exc.issues)) from exc
+
+
+class FilterModule:
+    """The entrypoint_service filter."""
+
+    def filters(self) -> dict[str, Any]:
+        return {"entrypoint_service": _entrypoint_service}

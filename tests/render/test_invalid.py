@@ -1,0 +1,393 @@
+"""Invalid inventories: each fails, names the member and the inventory key, and writes nothing.
+
+All cases share one inventory (one broken member per case, plus one good member) and one
+ansible-playbook run, because each start of ansible-playbook costs seconds. The inventory's
+group_vars are the production ones, so the real variable mapping is what is tested.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+# Each test here starts ansible-playbook (seconds each).
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+GOOD_COMPONENTS: dict[str, Any] = {
+    "jupyterhub": {"hosts": ["hub.example.org"], "tls_secret": "tls-hub"},
+    "binderhub": {"hosts": ["example.org"]},
+    "static": {"hosts": ["static.example.org"]},
+}
+
+
+def components(**changes: Any) -> dict[str, Any]:
+    result = copy.deepcopy(GOOD_COMPONENTS)
+    result.update(changes)
+    return result
+
+
+def echo(**settings: Any) -> dict[str, Any]:
+    """A generic component, valid unless ``settings`` break it."""
+    base: dict[str, Any] = {"hosts": ["echo.example.org"], "service": {"name": "echo", "port": 8080}}
+    base.update(settings)
+    return base
+
+
+def redirector(*redirects: dict[str, Any]) -> dict[str, Any]:
+    return {"redirects": list(redirects)}
+
+
+# member name -> (host variables that break it, the inventory key the failure must name)
+CASES: dict[str, tuple[dict[str, Any], str]] = {
+    "host-uppercase": (
+        {"binder_ingresses_components": components(jupyterhub={"hosts": ["Hub.example.org"]})},
+        "binder_ingresses_components.jupyterhub.hosts[0]",
+    ),
+    "host-wildcard-inside": (
+        {"binder_ingresses_components": components(jupyterhub={"hosts": ["hub.*.example.org"]})},
+        "binder_ingresses_components.jupyterhub.hosts[0]",
+    ),
+    "host-underscore": (
+        {"binder_ingresses_components": components(grafana={"hosts": ["grafana_1.example.org"]})},
+        "binder_ingresses_components.grafana.hosts[0]",
+    ),
+    "host-label-too-long": (
+        {"binder_ingresses_components": components(grafana={"hosts": ["g" * 64 + ".example.org"]})},
+        "binder_ingresses_components.grafana.hosts[0]",
+    ),
+    "hosts-not-a-list": (
+        {"binder_ingresses_components": components(jupyterhub={"hosts": "hub.example.org"})},
+        "binder_ingresses_components.jupyterhub.hosts",
+    ),
+    "collision-across-components": (
+        {"binder_ingresses_components": components(binderhub={"hosts": ["hub.example.org"]})},
+        "binder_ingresses_components.binderhub.hosts[0]",
+    ),
+    "collision-with-generic": (
+        {"binder_ingresses_components": components(echo=echo(hosts=["example.org"]))},
+        "binder_ingresses_components.echo.hosts[0]",
+    ),
+    "tls-secret-shared": (
+        {
+            "binder_ingresses_components": components(
+                binderhub={"hosts": ["example.org"], "tls_secret": "tls-hub"}
+            )
+        },
+        "binder_ingresses_components.binderhub.tls_secret",
+    ),
+    "tls-secret-bad-name": (
+        {
+            "binder_ingresses_components": components(
+                jupyterhub={"hosts": ["hub.example.org"], "tls_secret": "TLS_Hub"}
+            )
+        },
+        "binder_ingresses_components.jupyterhub.tls_secret",
+    ),
+    "port-out-of-range": (
+        {"binder_ingresses_components": components(echo=echo(service={"name": "echo", "port": 70000}))},
+        "binder_ingresses_components.echo.service.port",
+    ),
+    "port-zero": (
+        {"binder_ingresses_components": components(echo=echo(service={"name": "echo", "port": 0}))},
+        "binder_ingresses_components.echo.service.port",
+    ),
+    "port-bad-name": (
+        {"binder_ingresses_components": components(echo=echo(service={"name": "echo", "port": "HTTP_Port"}))},
+        "binder_ingresses_components.echo.service.port",
+    ),
+    "generic-without-service": (
+        {"binder_ingresses_components": components(echo={"hosts": ["echo.example.org"]})},
+        "binder_ingresses_components.echo",
+    ),
+    "path-relative": (
+        {
+            "binder_ingresses_components": components(
+                echo=echo(paths=[{"path": "api", "path_type": "Prefix"}])
+            )
+        },
+        "binder_ingresses_components.echo.paths[0].path",
+    ),
+    "path-type-unknown": (
+        {
+            "binder_ingresses_components": components(
+                echo=echo(paths=[{"path": "/api", "path_type": "Regex"}])
+            )
+        },
+        "binder_ingresses_components.echo.paths[0].path_type",
+    ),
+    "static-exposes-everything": (
+        {
+            "binder_ingresses_components": components(
+                static={"hosts": ["static.example.org"], "paths": [{"path": "/"}]}
+            )
+        },
+        "binder_ingresses_components.static.paths[0]",
+    ),
+    "redirect-loop": (
+        {
+            "binder_ingresses_components": components(
+                redirector=redirector(
+                    {"type": "host", "from": "a.example.org", "to": "b.example.org"},
+                    {"type": "host", "from": "b.example.org", "to": "a.example.org"},
+                )
+            )
+        },
+        "binder_ingresses_components.redirector.redirects[0]",
+    ),
+    "redirect-to-itself": (
+        {
+            "binder_ingresses_components": components(
+                redirector=redirector({"type": "host", "from": "a.example.org", "to": "a.example.org"})
+            )
+        },
+        "binder_ingresses_components.redirector.redirects[0].to",
+    ),
+    "redirect-bad-type": (
+        {
+            "binder_ingresses_components": components(
+                redirector=redirector({"type": "dns", "from": "a.example.org", "to": "b.example.org"})
+            )
+        },
+        "binder_ingresses_components.redirector.redirects[0].type",
+    ),
+    "redirect-bad-code": (
+        {
+            "binder_ingresses_components": components(
+                redirector=redirector(
+                    {"type": "host", "from": "a.example.org", "to": "b.example.org", "code": 303}
+                )
+            )
+        },
+        "binder_ingresses_components.redirector.redirects[0].code",
+    ),
+    "unknown-component-key": (
+        {
+            "binder_ingresses_components": components(
+                jupyterhub={"hosts": ["hub.example.org"], "hostz": ["x.example.org"]}
+            )
+        },
+        "binder_ingresses_components.jupyterhub.hostz",
+    ),
+    "bad-component-name": (
+        {"binder_ingresses_components": components(Echo_1=echo(hosts=["echo1.example.org"]))},
+        "binder_ingresses_components.Echo_1",
+    ),
+    "middleware-without-provider": (
+        {
+            "binder_ingresses_components": components(
+                jupyterhub={"hosts": ["hub.example.org"], "middlewares": ["hub"]}
+            )
+        },
+        "binder_ingresses_components.jupyterhub.middlewares[0]",
+    ),
+    "annotation-not-a-string": (
+        {
+            "binder_ingresses_components": components(
+                jupyterhub={"hosts": ["hub.example.org"], "annotations": {"example.org/weight": 5}}
+            )
+        },
+        "binder_ingresses_components.jupyterhub.annotations",
+    ),
+    "legacy-class-annotation": (
+        {
+            "binder_ingresses_components": components(
+                jupyterhub={
+                    "hosts": ["hub.example.org"],
+                    "annotations": {"kubernetes.io/ingress.class": "traefik"},
+                }
+            )
+        },
+        "binder_ingresses_components.jupyterhub.annotations.kubernetes.io/ingress.class",
+    ),
+    "enabled-not-a-bool": (
+        {
+            "binder_ingresses_components": components(
+                jupyterhub={"hosts": ["hub.example.org"], "enabled": "yes"}
+            )
+        },
+        "binder_ingresses_components.jupyterhub.enabled",
+    ),
+    "bucket-bad-host": (
+        {
+            "binder_ingresses_components": components(
+                **{"gcs-proxy": {"buckets": [{"name": "b", "host": "bad host"}]}}
+            )
+        },
+        "binder_ingresses_components.gcs-proxy.buckets[0].host",
+    ),
+    "components-not-a-mapping": (
+        {"binder_ingresses_components": ["jupyterhub"]},
+        "binder_ingresses_components",
+    ),
+    "acme-email-missing": ({"cert_manager_acme_email": ""}, "cert_manager_acme_email"),
+    "acme-email-invalid": ({"cert_manager_acme_email": "binder-team"}, "cert_manager_acme_email"),
+    "namespace-invalid": ({"binder_namespace": "Binder_NS"}, "binder_ingresses_namespace"),
+    "entrypoint-custom-without-selector": (
+        {"cluster_entrypoint_target": "custom"},
+        "cluster_entrypoint_selector",
+    ),
+    "entrypoint-bad-target-port": (
+        {"cluster_entrypoint_target_ports": {"https": 70000}},
+        "cluster_entrypoint_target_ports.https",
+    ),
+    "entrypoint-annotation-not-a-string": (
+        {"cluster_entrypoint_annotations": {"cloud.google.com/l4-rbs": True}},
+        "cluster_entrypoint_annotations.cloud.google.com/l4-rbs",
+    ),
+    "traefik-replicas-zero": ({"traefik_replicas": 0}, "traefik_replicas"),
+    "traefik-replicas-not-a-number": ({"traefik_replicas": "two"}, "traefik_replicas"),
+    "traefik-overrides-not-a-mapping": (
+        {"traefik_values_overrides": ["replicas"]},
+        "traefik_values_overrides",
+    ),
+    "traefik-chart-not-41": ({"traefik_chart_version": "40.0.0"}, "traefik_chart_version"),
+    "default-issuer-unknown": ({"cert_manager_default_issuer": "zerossl"}, "cert_manager_default_issuer"),
+}
+GOOD = "good-member"
+# One member with several catalogue problems: the model must report all of them in one failure.
+SEVERAL = "several-problems"
+SEVERAL_VARS: dict[str, Any] = {
+    "binder_ingresses_components": components(
+        jupyterhub={"hosts": ["Hub.example.org"]},
+        echo=echo(service={"name": "echo", "port": 0}),
+        redirector=redirector({"type": "host", "from": "a.example.org", "to": "a.example.org"}),
+    )
+}
+SEVERAL_KEYS = (
+    "binder_ingresses_components.jupyterhub.hosts[0]",
+    "binder_ingresses_components.echo.service.port",
+    "binder_ingresses_components.redirector.redirects[0].to",
+)
+
+
+def member_vars(member: str, changes: dict[str, Any]) -> dict[str, Any]:
+    variables: dict[str, Any] = {
+        "binder_kubeconfig": f"/nonexistent/{member}.yaml",
+        "binder_context": member,
+        "binder_namespace": "binder",
+        "binder_kubernetes_version": "1.33",
+        "binder_k3s": False,
+        "binder_ingresses_components": copy.deepcopy(GOOD_COMPONENTS),
+    }
+    variables.update(changes)
+    return variables
+
+
+@dataclass
+class Run:
+    out: Path
+    result: subprocess.CompletedProcess[str]
+    failures: dict[str, str]
+
+
+def _failures(stdout: str) -> dict[str, str]:
+    """Each failed host's failure text: from its `fatal: [host]` line to the next result or task."""
+    failures: dict[str, str] = {}
+    blocks = re.split(
+        r"^(?=fatal: \[|ok: \[|changed: \[|skipping: \[|included: |TASK \[|PLAY RECAP|\[ERROR\]|\[WARNING\])",
+        stdout,
+        flags=re.M,
+    )
+    for block in blocks:
+        found = re.match(r"fatal: \[([^\]]+)\]", block)
+        if found:
+            failures[found.group(1)] = failures.get(found.group(1), "") + block
+    return failures
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    inventory = tmp_path_factory.mktemp("invalid-inventory")
+    shutil.copytree(ROOT / "inventories" / "prod" / "group_vars", inventory / "group_vars")
+    hosts = {
+        name: member_vars(name, changes)
+        for name, (changes, _) in {**CASES, GOOD: ({}, ""), SEVERAL: (SEVERAL_VARS, "")}.items()
+    }
+    hosts = {
+        "binder_members": {
+            "hosts": hosts,
+            "vars": {
+                "ansible_connection": "local",
+                "ansible_python_interpreter": "{{ ansible_playbook_python }}",
+            },
+        }
+    }
+    (inventory / "hosts.yml").write_text(yaml.safe_dump(hosts, sort_keys=False), encoding="utf-8")
+    out = tmp_path_factory.mktemp("invalid-out")
+    env = dict(
+        os.environ,
+        ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_FORCE_COLOR="0",
+        ANSIBLE_STDOUT_CALLBACK="default",
+    )
+    result = subprocess.run(
+        [
+            str(BIN / "ansible-playbook"),
+            str(ROOT / "playbooks" / "render.yml"),
+            "-i",
+            str(inventory),
+            "-e",
+            f"render_dir={out}",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    return Run(out, result, _failures(result.stdout))
+
+
+def test_there_are_at_least_25_cases() -> None:
+    assert len(CASES) >= 25
+
+
+def test_the_run_fails(run: Run) -> None:
+    assert run.result.returncode != 0
+
+
+def test_the_good_member_still_renders(run: Run) -> None:
+    assert GOOD not in run.failures, run.failures.get(GOOD)
+    assert (run.out / GOOD / "summary.md").is_file()
+    assert (run.out / GOOD / "ingress-jupyterhub.yaml").is_file()
+
+
+@pytest.mark.parametrize(
+    ("member", "key"), [(name, key) for name, (_, key) in CASES.items()], ids=list(CASES)
+)
+def test_case_fails_naming_member_and_key_and_writes_nothing(run: Run, member: str, key: str) -> None:
+    assert member in run.failures, f"{member} did not fail:\n{run.result.stdout[-3000:]}"
+    failure = run.failures[member]
+    assert key in failure, failure
+    assert not (run.out / member).exists()
+
+
+def test_every_catalogue_problem_is_reported_together(run: Run) -> None:
+    failure = run.failures[SEVERAL]
+    assert failure.count("fatal: [") == 1, failure
+    for key in SEVERAL_KEYS:
+        assert f"member {SEVERAL}: {key}" in re.sub(r"\s+", " ", failure), failure
+    assert not (run.out / SEVERAL).exists()
+
+
+def test_errors_from_the_roles_name_the_member_in_the_message(run: Run) -> None:
+    # Argument-spec type errors are reported by Ansible itself under `fatal: [member]`;
+    # every other message also names the member inside it.
+    typed = {"components-not-a-mapping", "traefik-replicas-not-a-number", "traefik-overrides-not-a-mapping"}
+    for member in set(CASES) - typed:
+        assert f"member {member}" in run.failures[member], run.failures[member]

@@ -1,0 +1,360 @@
+"""Unit tests of module_utils.chart_values: chart values, ClusterIssuers and the entrypoint Service."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import kubernetes_validate
+import pytest
+from ansible_collections.binder.ingress.plugins.module_utils.chart_values import (
+    ACME_SERVERS,
+    ChartValuesError,
+    cert_manager_values,
+    cluster_issuers,
+    deep_merge,
+    entrypoint_service,
+    traefik_values,
+)
+
+# The traefik chart 41.x keys this collection sets, by path, written from the chart's
+# documented values (not generated): a renamed or misplaced key fails the install,
+# so a typo here must fail a test, not a deploy.
+TRAEFIK_KEYS: dict[str, set[str]] = {
+    "": {
+        "deployment",
+        "ingressClass",
+        "providers",
+        "service",
+        "api",
+        "ingressRoute",
+        "ports",
+        "log",
+        "accessLog",
+        "metrics",
+        "resources",
+    },
+    "deployment": {"replicas"},
+    "ingressClass": {"enabled", "isDefaultClass", "name"},
+    "providers": {"kubernetesIngress", "kubernetesCRD", "kubernetesGateway", "file"},
+    "providers.kubernetesIngress": {"enabled", "allowEmptyServices", "publishedService"},
+    "providers.kubernetesIngress.publishedService": {"enabled", "pathOverride"},
+    "providers.kubernetesCRD": {"enabled"},
+    "providers.kubernetesGateway": {"enabled"},
+    "providers.file": {"enabled", "watch", "content"},
+    "service": {"enabled"},
+    "api": {"dashboard"},
+    "ingressRoute": {"dashboard"},
+    "ingressRoute.dashboard": {"enabled"},
+    "ports": {"web", "websecure"},
+    "ports.web": {"port", "allowACMEByPass", "http"},
+    "ports.web.http": {"redirections"},
+    "ports.web.http.redirections": {"entryPoint"},
+    "ports.web.http.redirections.entryPoint": {"to", "scheme", "permanent"},
+    "ports.websecure": {"port", "transport"},
+    "ports.websecure.transport": {"respondingTimeouts"},
+    "ports.websecure.transport.respondingTimeouts": {"readTimeout", "idleTimeout"},
+    "log": {"level"},
+    "accessLog": {"enabled", "fields"},
+    "accessLog.fields": {"headers"},
+    "accessLog.fields.headers": {"defaultMode", "names"},
+    "metrics": {"prometheus"},
+    "metrics.prometheus": {"entryPoint", "addEntryPointsLabels", "addServicesLabels"},
+}
+
+REDIRECT = {
+    "redirect-beta-example-org": {
+        "redirectRegex": {
+            "regex": "^https?://beta\\.example\\.org/(.*)",
+            "replacement": "https://example.org/${1}",
+        }
+    }
+}
+
+
+def _check_keys(values: dict[str, Any], allowed: dict[str, set[str]], path: str = "") -> list[str]:
+    problems = [f"{path or '<top>'}.{key}" for key in values if key not in allowed.get(path, set())]
+    for key, value in values.items():
+        child = f"{path}.{key}" if path else key
+        if isinstance(value, dict) and child in allowed:
+            problems += _check_keys(value, allowed, child)
+    return problems
+
+
+def _traefik(**kwargs: Any) -> dict[str, Any]:
+    settings: dict[str, Any] = {"member": "m1", "namespace": "binder"}
+    settings.update(kwargs)
+    return traefik_values(**settings)
+
+
+def test_traefik_values_only_use_known_chart_keys() -> None:
+    values = _traefik(redirect_middlewares=REDIRECT, resources={"requests": {"cpu": "100m"}})
+    assert _check_keys(values, TRAEFIK_KEYS) == []
+
+
+def test_traefik_values_carry_the_seed_settings() -> None:
+    values = _traefik(redirect_middlewares=REDIRECT)
+    assert values["deployment"]["replicas"] == 2
+    assert values["ingressClass"] == {"enabled": True, "isDefaultClass": True, "name": "traefik"}
+    ingress = values["providers"]["kubernetesIngress"]
+    assert ingress["enabled"] is True
+    assert ingress["allowEmptyServices"] is True
+    assert ingress["publishedService"] == {"enabled": True, "pathOverride": "binder/cluster-entrypoint"}
+    assert values["providers"]["kubernetesCRD"] == {"enabled": False}
+    assert values["service"] == {"enabled": False}
+    assert values["ingressRoute"]["dashboard"]["enabled"] is False
+    web = values["ports"]["web"]
+    assert web["port"] == 80
+    assert web["allowACMEByPass"] is True
+    assert web["http"]["redirections"]["entryPoint"] == {
+        "to": "websecure",
+        "scheme": "https",
+        "permanent": True,
+    }
+    websecure = values["ports"]["websecure"]
+    assert websecure["port"] == 443
+    assert websecure["transport"]["respondingTimeouts"] == {"readTimeout": "600s", "idleTimeout": "600s"}
+    assert values["accessLog"]["enabled"] is True
+    assert values["accessLog"]["fields"]["headers"] == {
+        "defaultMode": "drop",
+        "names": {"User-Agent": "keep"},
+    }
+    assert "prometheus" in values["metrics"]
+
+
+def test_traefik_file_provider_has_buffering_and_redirect_middlewares() -> None:
+    values = _traefik(redirect_middlewares=REDIRECT)
+    file_provider = values["providers"]["file"]
+    assert file_provider["enabled"] is True
+    # Chart 41 takes the file content as an object, not a string.
+    middlewares = file_provider["content"]["http"]["middlewares"]
+    assert middlewares["harbor"] == {"buffering": {"maxRequestBodyBytes": 0}}
+    assert middlewares["hub"] == {"buffering": {"maxRequestBodyBytes": 64000000}}
+    assert middlewares["default"] == {"buffering": {"maxRequestBodyBytes": 1000000}}
+    assert middlewares["redirect-beta-example-org"] == REDIRECT["redirect-beta-example-org"]
+
+
+def test_traefik_values_do_not_alias_the_input() -> None:
+    redirects = {"r": {"redirectRegex": {"regex": "a", "replacement": "b"}}}
+    values = _traefik(redirect_middlewares=redirects)
+    values["providers"]["file"]["content"]["http"]["middlewares"]["r"]["redirectRegex"]["regex"] = "changed"
+    assert redirects["r"]["redirectRegex"]["regex"] == "a"
+
+
+def test_traefik_overrides_are_merged_last() -> None:
+    values = _traefik(
+        overrides={"deployment": {"replicas": 5, "kind": "DaemonSet"}, "log": {"format": "json"}}
+    )
+    assert values["deployment"] == {"replicas": 5, "kind": "DaemonSet"}
+    assert values["log"] == {"level": "INFO", "format": "json"}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "key"),
+    [
+        ({"namespace": "Not_A_Namespace"}, "traefik_namespace"),
+        ({"namespace": ""}, "traefik_namespace"),
+        ({"replicas": 0}, "traefik_replicas"),
+        ({"replicas": True}, "traefik_replicas"),
+        ({"log_level": "LOUD"}, "traefik_log_level"),
+        ({"responding_timeout": "ten minutes"}, "traefik_responding_timeout"),
+        ({"resources": {"requests": {"cpu": "lots"}}}, "traefik_resources.requests.cpu"),
+        ({"resources": {"wants": {}}}, "traefik_resources.wants"),
+        ({"redirect_middlewares": {"hub": {"redirectRegex": {}}}}, "traefik_redirects"),
+        ({"redirect_middlewares": {"r": {"buffering": {}}}}, "traefik_redirects"),
+        ({"overrides": ["not", "a", "mapping"]}, "traefik_values_overrides"),
+        ({"ingress_class": "Traefik!"}, "traefik_ingress_class"),
+    ],
+)
+def test_traefik_values_reject_bad_input_naming_member_and_key(kwargs: dict[str, Any], key: str) -> None:
+    with pytest.raises(ChartValuesError) as caught:
+        _traefik(**kwargs)
+    assert any(issue.startswith(f"member m1: {key}:") for issue in caught.value.issues), caught.value.issues
+
+
+def test_traefik_values_report_every_problem_at_once() -> None:
+    with pytest.raises(ChartValuesError) as caught:
+        _traefik(namespace="BAD", replicas=0, log_level="x")
+    assert len(caught.value.issues) == 3
+
+
+@pytest.mark.parametrize("member", ["", "has space", "x" * 64, None])
+def test_bad_member_name_is_refused(member: Any) -> None:
+    with pytest.raises(ChartValuesError, match="inventory_hostname"):
+        traefik_values(member=member, namespace="binder")
+
+
+def test_cert_manager_values() -> None:
+    resources = {"requests": {"cpu": "15m", "memory": "48Mi"}, "limits": {"cpu": "45m", "memory": "144Mi"}}
+    values = cert_manager_values(
+        member="m1",
+        controller_resources=resources,
+        webhook_resources=resources,
+        cainjector_resources=resources,
+    )
+    assert values == {
+        "crds": {"enabled": True, "keep": True},
+        "ingressShim": {"defaultIssuerName": "letsencrypt-prod", "defaultIssuerKind": "ClusterIssuer"},
+        "resources": resources,
+        "webhook": {"resources": resources},
+        "cainjector": {"resources": resources},
+    }
+
+
+def test_cert_manager_values_turn_numbers_into_quantities() -> None:
+    values = cert_manager_values(member="m1", controller_resources={"limits": {"cpu": 1}})
+    assert values["resources"] == {"limits": {"cpu": "1"}}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "key"),
+    [
+        ({"default_issuer": "Lets Encrypt"}, "cert_manager_default_issuer"),
+        ({"webhook_resources": {"limits": {"gpu": "1"}}}, "cert_manager_webhook_resources.limits.gpu"),
+        ({"cainjector_resources": "small"}, "cert_manager_cainjector_resources"),
+        ({"overrides": "x"}, "cert_manager_values_overrides"),
+    ],
+)
+def test_cert_manager_values_reject_bad_input(kwargs: dict[str, Any], key: str) -> None:
+    with pytest.raises(ChartValuesError) as caught:
+        cert_manager_values(member="m1", **kwargs)
+    assert any(issue.startswith(f"member m1: {key}:") for issue in caught.value.issues), caught.value.issues
+
+
+def test_cluster_issuers_default_to_both_lets_encrypt_directories() -> None:
+    issuers = cluster_issuers(member="m1", email="ops@example.org")
+    assert [issuer["metadata"]["name"] for issuer in issuers] == ["letsencrypt-staging", "letsencrypt-prod"]
+    for issuer in issuers:
+        name = issuer["metadata"]["name"]
+        assert issuer["apiVersion"] == "cert-manager.io/v1"
+        assert issuer["kind"] == "ClusterIssuer"
+        acme = issuer["spec"]["acme"]
+        assert acme["server"] == ACME_SERVERS[name]
+        assert acme["email"] == "ops@example.org"
+        assert acme["privateKeySecretRef"] == {"name": name}
+        assert acme["solvers"] == [{"http01": {"ingress": {"ingressClassName": "traefik"}}}]
+        assert issuer["metadata"]["labels"]["binder.ingress/member"] == "m1"
+    assert "staging" in issuers[0]["spec"]["acme"]["server"]
+    assert "staging" not in issuers[1]["spec"]["acme"]["server"]
+
+
+@pytest.mark.parametrize("email", ["", None, "no-at-sign", "a@b", "two@@example.org", "x@example..org", 42])
+def test_cluster_issuers_require_a_valid_email(email: Any) -> None:
+    with pytest.raises(ChartValuesError) as caught:
+        cluster_issuers(member="m1", email=email)
+    assert caught.value.issues[0].startswith("member m1: cert_manager_acme_email:")
+
+
+@pytest.mark.parametrize(
+    ("issuers", "key"),
+    [
+        ({}, "cert_manager_cluster_issuers"),
+        ({"le": "http://insecure.example.org/directory"}, "cert_manager_cluster_issuers.le"),
+        ({"Bad Name": "https://acme.example.org/directory"}, "cert_manager_cluster_issuers.Bad Name"),
+    ],
+)
+def test_cluster_issuers_reject_bad_issuers(issuers: dict[str, str], key: str) -> None:
+    with pytest.raises(ChartValuesError) as caught:
+        cluster_issuers(member="m1", email="ops@example.org", issuers=issuers)
+    assert any(issue.startswith(f"member m1: {key}:") for issue in caught.value.issues), caught.value.issues
+
+
+@pytest.mark.parametrize(
+    ("target", "selector", "ports"),
+    [
+        (
+            "traefik",
+            {"app.kubernetes.io/name": "traefik", "app.kubernetes.io/instance": "edge-binder"},
+            ("web", "websecure"),
+        ),
+        (
+            "ingress-nginx",
+            {
+                "app.kubernetes.io/name": "ingress-nginx",
+                "app.kubernetes.io/instance": "edge",
+                "app.kubernetes.io/component": "controller",
+            },
+            ("http", "https"),
+        ),
+    ],
+)
+def test_entrypoint_selects_the_target_controller(
+    target: str, selector: dict[str, str], ports: tuple[str, str]
+) -> None:
+    service = entrypoint_service(member="m1", namespace="binder", target=target, release="edge")
+    spec = service["spec"]
+    assert spec["type"] == "LoadBalancer"
+    assert spec["externalTrafficPolicy"] == "Local"
+    assert spec["selector"] == selector
+    assert [(p["name"], p["port"], p["targetPort"]) for p in spec["ports"]] == [
+        ("http", 80, ports[0]),
+        ("https", 443, ports[1]),
+    ]
+    assert service["metadata"]["name"] == "cluster-entrypoint"
+    assert service["metadata"]["namespace"] == "binder"
+    assert "annotations" not in service["metadata"]
+
+
+def test_entrypoint_custom_target_uses_the_given_selector_and_ports() -> None:
+    service = entrypoint_service(
+        member="m1",
+        namespace="binder",
+        target="custom",
+        selector={"app": "edge"},
+        target_ports={"http": 8080, "https": "tls"},
+        annotations={"cloud.google.com/l4-rbs": "enabled"},
+        load_balancer_source_ranges=["10.0.0.0/8"],
+        load_balancer_ip="203.0.113.7",
+    )
+    assert service["spec"]["selector"] == {"app": "edge"}
+    assert [p["targetPort"] for p in service["spec"]["ports"]] == [8080, "tls"]
+    assert service["metadata"]["annotations"] == {"cloud.google.com/l4-rbs": "enabled"}
+    assert service["spec"]["loadBalancerSourceRanges"] == ["10.0.0.0/8"]
+    assert service["spec"]["loadBalancerIP"] == "203.0.113.7"
+
+
+@pytest.mark.parametrize("target", ["traefik", "ingress-nginx"])
+def test_entrypoint_service_passes_the_official_schema(target: str) -> None:
+    service = entrypoint_service(
+        member="m1",
+        namespace="binder",
+        target=target,
+        annotations={"networking.gke.io/load-balancer-ip-addresses": "x"},
+    )
+    kubernetes_validate.validate(service, "1.33", strict=True)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "key"),
+    [
+        ({"target": "haproxy"}, "cluster_entrypoint_target"),
+        ({"target": "custom"}, "cluster_entrypoint_selector"),
+        ({"target": "custom", "selector": {"app": "bad value!"}}, "cluster_entrypoint_selector.app"),
+        ({"target_ports": {"http": 70000}}, "cluster_entrypoint_target_ports.http"),
+        ({"target_ports": {"https": "Not_A_Port"}}, "cluster_entrypoint_target_ports.https"),
+        ({"target_ports": {"ssh": 22}}, "cluster_entrypoint_target_ports.ssh"),
+        ({"annotations": {"gke": True}}, "cluster_entrypoint_annotations.gke"),
+        ({"load_balancer_source_ranges": ["everyone"]}, "cluster_entrypoint_load_balancer_source_ranges[0]"),
+        ({"load_balancer_source_ranges": "10.0.0.0/8"}, "cluster_entrypoint_load_balancer_source_ranges"),
+        ({"namespace": "-bad"}, "cluster_entrypoint_namespace"),
+        ({"name": "1-entrypoint"}, "cluster_entrypoint_name"),
+    ],
+)
+def test_entrypoint_rejects_bad_input_naming_member_and_key(kwargs: dict[str, Any], key: str) -> None:
+    settings: dict[str, Any] = {"member": "m1", "namespace": "binder"}
+    settings.update(kwargs)
+    with pytest.raises(ChartValuesError) as caught:
+        entrypoint_service(**settings)
+    assert any(issue.startswith(f"member m1: {key}:") for issue in caught.value.issues), caught.value.issues
+
+
+@pytest.mark.parametrize(
+    ("base", "override", "expected"),
+    [
+        ({"a": {"b": 1, "c": 2}}, {"a": {"b": 3}}, {"a": {"b": 3, "c": 2}}),
+        ({"a": [1, 2]}, {"a": [3]}, {"a": [3]}),
+        ({"a": {"b": 1}}, {"a": None}, {"a": None}),
+        ({}, {"x": {"y": 1}}, {"x": {"y": 1}}),
+    ],
+)
+def test_deep_merge(base: dict[str, Any], override: dict[str, Any], expected: dict[str, Any]) -> None:
+    assert deep_merge(base, override) == expected
