@@ -414,8 +414,7 @@ def _controller_selector(
 
 
 def _check_target_port(issues: _Issues, key: str, value: object) -> int | str | None:
-    if _is_int(value):
-        assert isinstance(value, int)
+    if isinstance(value, int) and _is_int(value):
         if 1 <= value <= 65535:
             return value
         issues.add(key, f"port {value} is outside 1-65535")

@@ -17,7 +17,7 @@ import difflib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
 from ansible_collections.binder.ingress.plugins.module_utils import _names
 
@@ -72,7 +72,8 @@ REDIRECT_CODES = {301: True, 302: False}
 DEFAULT_REDIRECT_CODE = 302
 REDIRECT_TYPES = ("host", "url")
 
-Port = int | str
+# A Service port: its number or its name.
+Port: TypeAlias = "int | str"
 Manifest = dict[str, Any]
 
 
