@@ -1,0 +1,144 @@
+"""The conformance suite's cluster: the sandbox, or a real cluster when one is named.
+
+`SANDBOX_CONFORMANCE_KUBECONFIG=<kubeconfig> pytest tests/sandbox` runs the same assertions
+against a real cluster; tests of sandbox-only features (audit log, faults, the CLI, traefik,
+bookmark timing) are marked `sandbox_only` and skipped there.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conformance import REAL_KUBECONFIG, REPO, Cluster, unique, wait_for
+from kubernetes import client, config, dynamic
+from kubernetes.client.rest import ApiException
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "sandbox_only: asserts a sandbox-only feature (audit log, faults, CLI)"
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    del config
+    if not REAL_KUBECONFIG:
+        return
+    skip = pytest.mark.skip(
+        reason="sandbox-only feature; SANDBOX_CONFORMANCE_KUBECONFIG names a real cluster"
+    )
+    for item in items:
+        if "sandbox_only" in item.keywords:
+            item.add_marker(skip)
+
+
+def _start_sandbox(directory: Path) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "sandbox", "up", "--dir", str(directory), "--no-dataplane"],
+        check=True,
+        cwd=REPO,
+        capture_output=True,
+        timeout=60,
+    )
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    if REAL_KUBECONFIG:
+        api = config.new_client_from_config(config_file=REAL_KUBECONFIG)
+        yield Cluster(REAL_KUBECONFIG, None, api)
+        return
+    directory = tmp_path_factory.mktemp("sandbox")
+    _start_sandbox(directory)
+    try:
+        kubeconfig = str(directory / "kubeconfig")
+        yield Cluster(kubeconfig, directory, config.new_client_from_config(config_file=kubeconfig))
+    finally:
+        subprocess.run(
+            [sys.executable, "-m", "sandbox", "down", "--dir", str(directory)], cwd=REPO, timeout=60
+        )
+
+
+@pytest.fixture(scope="session")
+def core(cluster: Cluster) -> client.CoreV1Api:
+    return client.CoreV1Api(cluster.api)
+
+
+@pytest.fixture(scope="session")
+def networking(cluster: Cluster) -> client.NetworkingV1Api:
+    return client.NetworkingV1Api(cluster.api)
+
+
+@pytest.fixture(scope="session")
+def dyn(cluster: Cluster) -> dynamic.DynamicClient:
+    return dynamic.DynamicClient(cluster.api)
+
+
+@pytest.fixture
+def ns(core: client.CoreV1Api) -> Iterator[str]:
+    """A fresh namespace for one test, deleted afterwards."""
+    name = unique("conf")
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    yield name
+    try:
+        core.delete_namespace(name)
+    except ApiException as exc:
+        if exc.status != 404:
+            raise
+
+
+WIDGET_CRD = {
+    "apiVersion": "apiextensions.k8s.io/v1",
+    "kind": "CustomResourceDefinition",
+    "metadata": {"name": "widgets.example.org"},
+    "spec": {
+        "group": "example.org",
+        "scope": "Namespaced",
+        "names": {"plural": "widgets", "singular": "widget", "kind": "Widget", "shortNames": ["wdg"]},
+        "versions": [
+            {
+                "name": "v1",
+                "served": True,
+                "storage": True,
+                "subresources": {"status": {}},
+                "schema": {
+                    "openAPIV3Schema": {
+                        "type": "object",
+                        "properties": {
+                            "spec": {
+                                "type": "object",
+                                "required": ["size"],
+                                "properties": {
+                                    "size": {"type": "integer", "minimum": 1},
+                                    "color": {"type": "string", "enum": ["red", "blue"]},
+                                    "port": {"x-kubernetes-int-or-string": True},
+                                    "tags": {"type": "array", "items": {"type": "string"}},
+                                    "replicas": {"type": "integer", "default": 1},
+                                },
+                            },
+                            "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+                        },
+                    }
+                },
+            }
+        ],
+    },
+}
+
+
+@pytest.fixture(scope="session")
+def widget_crd(cluster: Cluster) -> Iterator[str]:
+    """A namespaced CRD (example.org/v1 Widget), Established; yields its plural."""
+    cluster.kubectl("apply", "-f", "-", stdin=json.dumps(WIDGET_CRD))
+    cluster.kubectl("wait", "--for=condition=Established", "crd/widgets.example.org", "--timeout=30s")
+    # Discovery may lag the condition on a real cluster; wait until kubectl resolves the kind.
+    wait_for(
+        lambda: cluster.kubectl("get", "widgets", "-A", check=False).returncode == 0, 30, "widgets discovery"
+    )
+    yield "widgets"
+    cluster.kubectl("delete", "crd", "widgets.example.org", "--wait=false", check=False)
