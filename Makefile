@@ -43,7 +43,7 @@ lint: venv
 # leaves out the sandbox, benchmarks and the harness tests, which ruff and mypy cover) and
 # unpack it under ansible_collections/<ns>/<name>, outside any git work tree, next to
 # kubernetes.core (from the pinned `ansible` package) for its doc fragments and module_utils.
-SANITY_ROOT ?= $(or $(TMPDIR),/tmp)/binder-ingress-sanity
+SANITY_ROOT ?= $(or $(TMPDIR),/tmp)/binder-ingress-sanity-$(shell printf %s "$(CURDIR)" | md5sum | cut -c1-8)
 sanity: venv
 	@rm -rf $(SANITY_ROOT) && mkdir -p $(SANITY_ROOT)/build $(SANITY_ROOT)/ansible_collections/binder/ingress $(SANITY_ROOT)/ansible_collections/kubernetes
 	@$(BIN)/ansible-galaxy collection build --force --output-path $(SANITY_ROOT)/build . >/dev/null

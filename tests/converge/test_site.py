@@ -1,0 +1,272 @@
+"""site.yml against the sandbox: check/real/check/real, prune, migration, failure isolation, k3s."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from pathlib import Path
+from typing import Any
+
+import yaml
+from converge_support import INVENTORY, REPO, Run, Sandbox
+from kubernetes import client
+
+LOCAL_VARS = yaml.safe_load((INVENTORY / "host_vars" / "local.yml").read_text())
+SET_LABELS = (
+    "app.kubernetes.io/managed-by=binder.ingress,binder.ingress/member=local,binder.ingress/set=ingresses"
+)
+
+
+def ok(run: Run, host: str = "local") -> dict[str, int]:
+    assert run.rc == 0, run.output[-4000:]
+    assert run.recap[host]["failed"] == 0, run.output[-4000:]
+    return run.recap[host]
+
+
+def ingresses(sandbox: Sandbox, namespace: str, selector: str | None = None) -> dict[str, Any]:
+    items = (
+        client.NetworkingV1Api(sandbox.api())
+        .list_namespaced_ingress(namespace, label_selector=selector)
+        .items
+    )
+    return {i.metadata.name: i for i in items}
+
+
+def services(sandbox: Sandbox, namespace: str) -> dict[str, Any]:
+    return {
+        s.metadata.name: s for s in client.CoreV1Api(sandbox.api()).list_namespaced_service(namespace).items
+    }
+
+
+def test_check_real_check_real(sandbox: Sandbox) -> None:
+    namespace = sandbox.create_namespace("fourstep")
+
+    first = sandbox.converge(namespace, "--check", "--diff")
+    assert ingresses(sandbox, namespace) == {}, "check mode created Ingresses"
+    real = sandbox.converge(namespace)
+    again = sandbox.converge(namespace, "--check")
+    last = sandbox.converge(namespace)
+
+    changed = [ok(run)["changed"] for run in (first, real, again, last)]
+    assert [c > 0 for c in changed] == [True, True, False, False], changed
+    # Check mode asked the server (dry run) and wrote nothing; the audit log is the witness.
+    for run in (first, again):
+        assert run.writes() == [], run.writes()
+        assert run.dry_run_writes()
+    # The diff names the objects and their content.
+    assert "hub.local.test" in first.output
+    assert "redirector-beta-local-test" in first.output
+    # The real run applied the whole set; the run with nothing to do wrote nothing at all.
+    assert len(real.writes()) >= 14
+    assert last.writes() == []
+    assert set(ingresses(sandbox, namespace, SET_LABELS)) == {
+        "binderhub",
+        "echo",
+        "federation-redirect",
+        "gcs-proxy",
+        "grafana",
+        "harbor",
+        "jupyterhub",
+        "prometheus",
+        "redirector-beta-local-test",
+        "redirector-status-local-test",
+        "static",
+    }
+
+
+def test_prune_deletes_only_what_left_the_inventory(sandbox: Sandbox) -> None:
+    namespace = sandbox.create_namespace("prune")
+    net = client.NetworkingV1Api(sandbox.api())
+
+    def ingress(name: str, labels: dict[str, str] | None) -> dict[str, Any]:
+        rule = {"host": f"{name}.other.test", "http": {"paths": [_path("keep")]}}
+        return {"metadata": {"name": name, "labels": labels or {}}, "spec": {"rules": [rule]}}
+
+    # Neither of these is this member's: one unlabelled, one labelled as another member's set.
+    net.create_namespaced_ingress(namespace, ingress("hand-made", None))
+    other = {
+        "app.kubernetes.io/managed-by": "binder.ingress",
+        "binder.ingress/member": "other-member",
+        "binder.ingress/set": "ingresses",
+    }
+    net.create_namespaced_ingress(namespace, ingress("other-member", other))
+
+    components = dict(LOCAL_VARS["binder_ingresses_components"])
+    components["old-tool"] = {"hosts": ["old.local.test"], "service": {"name": "old-tool", "port": 80}}
+    ok(sandbox.converge(namespace, extra_vars={"binder_ingresses_components": components}))
+    before = ingresses(sandbox, namespace)
+    assert {"old-tool", "redirector-beta-local-test", "hand-made", "other-member"} <= set(before)
+    assert "redirector" in services(sandbox, namespace)
+
+    # Remove a component and every redirect: their Ingresses and the redirector Service must go.
+    del components["old-tool"]
+    del components["redirector"]
+    extra = {"binder_ingresses_components": components}
+    check = sandbox.converge(namespace, "--check", "--diff", extra_vars=extra)
+    assert ok(check)["changed"] > 0
+    assert check.writes() == []
+    assert set(ingresses(sandbox, namespace)) == set(before), "check mode deleted something"
+
+    real = sandbox.converge(namespace, extra_vars=extra)
+    assert ok(real)["changed"] > 0
+    after = ingresses(sandbox, namespace)
+    gone = {"old-tool", "redirector-beta-local-test", "redirector-status-local-test"}
+    assert set(after) == set(before) - gone
+    assert "redirector" not in services(sandbox, namespace)
+    deleted = {e["path"].rsplit("/", 1)[1] for e in real.writes() if e["method"] == "DELETE"}
+    assert deleted == gone | {"redirector"}
+    # Everything that stayed is the very same object, not even rewritten.
+    for name, obj in after.items():
+        assert obj.metadata.uid == before[name].metadata.uid, name
+        assert obj.metadata.resource_version == before[name].metadata.resource_version, name
+
+
+def _path(service: str) -> dict[str, Any]:
+    return {
+        "path": "/",
+        "pathType": "Prefix",
+        "backend": {"service": {"name": service, "port": {"number": 80}}},
+    }
+
+
+def test_entrypoint_migration_patches_the_service_in_place(sandbox: Sandbox) -> None:
+    namespace = sandbox.create_namespace("migrate")
+    core = client.CoreV1Api(sandbox.api())
+
+    ok(sandbox.converge(namespace, extra_vars={"cluster_entrypoint_target": "ingress-nginx"}))
+    nginx = core.read_namespaced_service("cluster-entrypoint", namespace)
+    assert nginx.spec.selector.get("app.kubernetes.io/name") == "ingress-nginx"
+
+    moved = sandbox.converge(namespace)
+    assert ok(moved)["changed"] > 0
+    traefik = core.read_namespaced_service("cluster-entrypoint", namespace)
+    assert traefik.metadata.uid == nginx.metadata.uid
+    assert traefik.spec.cluster_ip == nginx.spec.cluster_ip
+    assert traefik.spec.selector == {
+        "app.kubernetes.io/name": "traefik",
+        "app.kubernetes.io/instance": f"traefik-{namespace}",
+    }
+    assert [p.target_port for p in traefik.spec.ports] == ["web", "websecure"]
+    entrypoint = f"/api/v1/namespaces/{namespace}/services/cluster-entrypoint"
+    assert [e["method"] for e in moved.writes() if e["path"] == entrypoint] == ["PATCH"]
+
+
+def test_a_failing_member_leaves_the_other_converged(sandbox: Sandbox, tmp_path: Path) -> None:
+    good_ns = sandbox.create_namespace("good")
+    # The broken member's API server is gone: its kubeconfig points at a closed port.
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed_port = s.getsockname()[1]
+    broken_config = yaml.safe_load(sandbox.kubeconfig.read_text())
+    for cluster in broken_config["clusters"]:
+        cluster["cluster"]["server"] = f"https://127.0.0.1:{closed_port}"
+    broken_kubeconfig = tmp_path / "broken-kubeconfig"
+    broken_kubeconfig.write_text(yaml.safe_dump(broken_config))
+
+    inventory = tmp_path / "inventory"
+    (inventory / "host_vars").mkdir(parents=True)
+    (inventory / "group_vars").symlink_to(INVENTORY / "group_vars")
+    (inventory / "hosts.yml").write_text(
+        (INVENTORY / "hosts.yml").read_text().replace("local:", "good:\n    broken:")
+    )
+    for member, kubeconfig, namespace in (
+        ("good", sandbox.kubeconfig, good_ns),
+        ("broken", broken_kubeconfig, "broken"),
+    ):
+        member_vars = dict(LOCAL_VARS, binder_kubeconfig=str(kubeconfig), binder_namespace=namespace)
+        (inventory / "host_vars" / f"{member}.yml").write_text(yaml.safe_dump(member_vars))
+
+    run = sandbox.playbook(REPO / "site.yml", inventory=inventory, extra_vars={"binder_helm_enabled": False})
+
+    assert run.rc != 0
+    assert run.recap["broken"]["failed"] == 1, run.output[-4000:]
+    assert run.recap["good"]["failed"] == 0, run.output[-4000:]
+    assert run.recap["good"]["changed"] > 0
+    assert len(ingresses(sandbox, good_ns, SET_LABELS.replace("member=local", "member=good"))) == 11
+
+
+def test_k3s_member_fails_before_any_write_when_a_load_balancer_holds_its_ports(own_sandbox: Sandbox) -> None:
+    sandbox = own_sandbox
+    namespace = sandbox.create_namespace("k3s")
+    leftovers = sandbox.create_namespace("k3s-leftover")
+    core = client.CoreV1Api(sandbox.api())
+    # What a k3s node keeps if its bundled traefik was not disabled.
+    core.create_namespaced_service(
+        leftovers,
+        {
+            "metadata": {"name": "traefik"},
+            "spec": {
+                "type": "LoadBalancer",
+                "selector": {"app": "traefik"},
+                "ports": [{"name": "web", "port": 80}, {"name": "websecure", "port": 443}],
+            },
+        },
+    )
+    try:
+        run = sandbox.converge(namespace, extra_vars={"binder_k3s": True})
+        assert run.rc != 0
+        assert run.recap["local"]["failed"] == 1
+        message = " ".join(run.output.split())  # the callback wraps long messages
+        assert f"already held by {leftovers}/traefik (port 80, 443)." in message
+        assert "member local: binder_k3s:" in message
+        assert run.writes() == [] and run.dry_run_writes() == []
+        assert services(sandbox, namespace) == {}
+    finally:
+        core.delete_namespaced_service("traefik", leftovers)
+
+    # Without the leftover, the same k3s member converges.
+    ok(sandbox.converge(namespace, extra_vars={"binder_k3s": True}))
+    assert "cluster-entrypoint" in services(sandbox, namespace)
+
+
+def test_helm_releases_are_pinned_atomic_and_get_the_rendered_values(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    # No helm offline: a stand-in binary records what kubernetes.core.helm asks of it (fake_helm/helm).
+    namespace = sandbox.create_namespace("helm")
+    state = tmp_path / "helm-state.json"
+    fake_bin = Path(__file__).parent / "fake_helm"
+    env = {"FAKE_HELM_STATE": str(state), "PATH": f"{fake_bin}{os.pathsep}{sandbox.env()['PATH']}"}
+    extra = {
+        "binder_helm_enabled": True,
+        "traefik_helm_timeout": "7m30s",
+        "cert_manager_helm_timeout": "4m0s",
+    }
+
+    first = sandbox.converge(namespace, extra_vars=extra, env=env)
+    assert ok(first)["changed"] > 0
+    calls = json.loads(state.read_text())["calls"]
+    api_url = json.loads((sandbox.dir / "state.json").read_text())["api_url"]
+    upgrades = {c["command"][2].strip("'"): c for c in calls if c["command"][0] == "upgrade"}
+    assert set(upgrades) == {"traefik/traefik", "oci://quay.io/jetstack/charts/cert-manager"}
+
+    traefik = upgrades["traefik/traefik"]
+    assert traefik["namespace"] == namespace
+    assert {"--atomic", "--wait", "--create-namespace", "--version=41.3.0"} <= set(traefik["args"])
+    assert "--timeout 7m30s" in " ".join(traefik["args"])
+    assert traefik["values"]["providers"]["kubernetesIngress"]["publishedService"]["pathOverride"] == (
+        f"{namespace}/cluster-entrypoint"
+    )
+    assert traefik["values"]["service"]["enabled"] is False
+
+    cert_manager = upgrades["oci://quay.io/jetstack/charts/cert-manager"]
+    assert cert_manager["namespace"] == "cert-manager"
+    assert {"--atomic", "--wait", "--create-namespace", "--version=v1.20.2"} <= set(cert_manager["args"])
+    assert "--timeout 4m0s" in " ".join(cert_manager["args"])
+    assert cert_manager["values"]["crds"] == {"enabled": True, "keep": True}
+
+    # Every helm call went to this member's cluster, set once through the play's module defaults.
+    assert {(c["context"], tuple(c["servers"])) for c in calls} == {("sandbox", (api_url,))}
+    assert [c["command"] for c in calls if c["command"][:2] == ["repo", "add"]] == [
+        ["repo", "add", "traefik", "https://traefik.github.io/charts"]
+    ]
+
+    # Same chart versions and values: nothing to upgrade, nothing changed.
+    before = len(calls)
+    again = sandbox.converge(namespace, extra_vars=extra, env=env)
+    assert ok(again)["changed"] == 0, again.output[-4000:]
+    later = json.loads(state.read_text())["calls"][before:]
+    assert [
+        c["command"] for c in later if c["command"][0] == "upgrade" or c["command"][:2] == ["repo", "add"]
+    ] == []
