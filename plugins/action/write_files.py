@@ -1,0 +1,209 @@
+# Copyright: binder.ingress developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Write a set of files into one directory on the controller, in one task (docs: plugins/modules/write_files.py).
+
+An action plugin and no module: the files are rendered output that lives next to the playbook run,
+so they are written here, on the controller, whatever the host's connection is. That also makes it one
+Python call for the whole set instead of one module round trip per file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import tempfile
+from contextlib import suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ansible import constants as C
+from ansible.errors import AnsibleActionFail
+from ansible.plugins.action import ActionBase
+
+ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
+    "dest": {"type": "path", "required": True},
+    "files": {"type": "dict", "required": True},
+    "mode": {"type": "raw", "default": "0644"},
+    "exclusive": {"type": "bool", "default": False},
+}
+
+
+class WriteFilesError(Exception):
+    """A refusal with a message for the user."""
+
+
+@dataclass(frozen=True)
+class Change:
+    name: str
+    action: str  # "write" (create or replace), "chmod" (same content, other mode) or "remove"
+    old_mode: int | None  # None when the file does not exist yet
+
+
+def parse_mode(value: object) -> int:
+    # YAML reads an unquoted 0644 as the integer 420, which already is the intended mode.
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 0o777:
+        return value
+    if isinstance(value, str) and re.fullmatch(r"0?[0-7]{3}", value):
+        return int(value, 8)
+    raise WriteFilesError(f"mode: expected permission bits in octal such as '0644', got {value!r}")
+
+
+def check_files(files: dict[Any, Any]) -> dict[str, bytes]:
+    """The files as name -> encoded content; every name must stay a plain entry of dest."""
+    encoded: dict[str, bytes] = {}
+    for name, content in files.items():
+        if (
+            not isinstance(name, str)
+            or not name
+            or "/" in name
+            or "\0" in name
+            or ".." in name
+            or name[0] == "."
+        ):
+            raise WriteFilesError(
+                f"files: {name!r} is not a plain file name (no '/', no '..', no leading '.')"
+            )
+        if not isinstance(content, str):
+            raise WriteFilesError(
+                f"files: the content of {name!r} must be a string, got {type(content).__name__}"
+            )
+        encoded[name] = content.encode("utf-8")
+    return encoded
+
+
+def plan(dest: Path, files: dict[str, bytes], mode: int, exclusive: bool) -> list[Change]:
+    """What must change in dest, without touching it: the same list drives check mode, diff and the writes."""
+    if dest.exists() and not dest.is_dir():
+        raise WriteFilesError(f"dest: {dest} exists and is not a directory")
+    changes = []
+    for name, content in sorted(files.items()):
+        try:
+            st = (dest / name).lstat()
+        except FileNotFoundError:
+            changes.append(Change(name, "write", None))
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            raise WriteFilesError(f"files: {dest / name} is a directory and cannot be replaced by a file")
+        # A symlink or special file in the way is replaced by a regular file, never written through.
+        if (
+            not stat.S_ISREG(st.st_mode)
+            or st.st_size != len(content)
+            or (dest / name).read_bytes() != content
+        ):
+            changes.append(Change(name, "write", stat.S_IMODE(st.st_mode)))
+        elif stat.S_IMODE(st.st_mode) != mode:
+            changes.append(Change(name, "chmod", stat.S_IMODE(st.st_mode)))
+    if exclusive and dest.is_dir():
+        # Only regular files directly in dest: subdirectories and symlinks are never the set's own output.
+        stale = sorted(
+            (e for e in os.scandir(dest) if e.name not in files and e.is_file(follow_symlinks=False)),
+            key=lambda e: e.name,
+        )
+        changes += [
+            Change(e.name, "remove", stat.S_IMODE(e.stat(follow_symlinks=False).st_mode)) for e in stale
+        ]
+    return changes
+
+
+def read_text(path: Path, cap: int) -> tuple[str, dict[str, Any]]:
+    """The text of an existing file for a diff, or an empty text and the reason it is left out."""
+    if not path.is_file():
+        return "", {}
+    if path.stat().st_size > cap:
+        return "", {"dst_larger": cap}
+    try:
+        return path.read_text("utf-8"), {}
+    except UnicodeDecodeError:
+        return "", {"dst_binary": 1}
+
+
+def diff(dest: Path, files: dict[str, bytes], mode: int, change: Change, cap: int) -> dict[str, Any]:
+    path = dest / change.name
+    if change.action == "chmod":
+        return {"prepared": f"{path}: mode {change.old_mode:04o} -> {mode:04o}\n"}
+    before, entry = read_text(path, cap)
+    after = ""
+    if change.action == "write":
+        content = files[change.name]
+        if len(content) > cap:
+            entry["src_larger"] = cap
+        else:
+            after = content.decode("utf-8")
+    old = "absent" if change.old_mode is None else f"{change.old_mode:04o}"
+    new = "absent" if change.action == "remove" else f"{mode:04o}"
+    # Size-capped sides are left empty: the callback prints why instead of the text.
+    return entry | {
+        "before": before,
+        "after": after,
+        "before_header": f"{path} ({old})",
+        "after_header": f"{path} ({new})",
+    }
+
+
+def write_atomically(path: Path, content: bytes, mode: int) -> None:
+    # A hidden temp file in the same directory, so os.replace is a rename on one file system and a
+    # reader sees the old file or the new one, never half of it. Names with a leading dot are refused
+    # in files, so the temp file never collides with one; `exclusive` clears any left by a crash.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
+            os.fchmod(handle.fileno(), mode)
+        os.replace(tmp, path)
+    except BaseException:
+        with suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def apply(dest: Path, files: dict[str, bytes], mode: int, changes: list[Change]) -> None:
+    dest.mkdir(mode=0o755, parents=True, exist_ok=True)
+    for change in changes:
+        path = dest / change.name
+        if change.action == "write":
+            write_atomically(path, files[change.name], mode)
+        elif change.action == "chmod":
+            path.chmod(mode)
+        else:
+            path.unlink(missing_ok=True)
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _requires_connection = False
+    _supports_check_mode = True
+    _supports_async = False
+
+    def run(self, tmp: str | None = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
+        result: dict[str, Any] = super().run(tmp, task_vars)
+        del tmp
+        try:
+            args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)[1]
+            result.update(self.write(args))
+        except (AnsibleActionFail, WriteFilesError, OSError) as exc:
+            # The one place errors become a task failure; each message names the option or path at fault.
+            message = exc.message if isinstance(exc, AnsibleActionFail) else str(exc)
+            result.update(failed=True, changed=False, msg=f"write_files: {message}")
+        return result
+
+    def write(self, args: dict[str, Any]) -> dict[str, Any]:
+        # Every name, content and the mode are checked and the changes worked out before the first write.
+        dest = Path(args["dest"]).absolute()
+        files = check_files(args["files"])
+        mode = parse_mode(args["mode"])
+        changes = plan(dest, files, mode, args["exclusive"])
+        result: dict[str, Any] = {
+            "changed": bool(changes) or not dest.is_dir(),
+            "dest": str(dest),
+            "written": [c.name for c in changes if c.action != "remove"],
+            "removed": [c.name for c in changes if c.action == "remove"],
+        }
+        if self._task.diff:
+            cap = int(C.MAX_FILE_SIZE_FOR_DIFF)
+            result["diff"] = [diff(dest, files, mode, change, cap) for change in changes]
+        if not self._task.check_mode:
+            apply(dest, files, mode, changes)
+        return result
