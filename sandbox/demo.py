@@ -2,9 +2,9 @@
 
 1. Render ``inventories/local`` with ``playbooks/render.yml`` (the collection's own output).
 2. Start the sandbox with the rendered ``traefik-values.yaml``.
-3. Apply the rendered objects with ``kubectl apply --server-side`` (until the converge
-   playbook runs against the sandbox), plus stand-in Services for the backends the
-   member's other charts (JupyterHub, BinderHub, ...) would create.
+3. Create stand-in Services for the backends the member's other charts (JupyterHub,
+   BinderHub, ...) would create, then converge the member with ``site.yml`` (Helm
+   releases skipped).
 4. Wait for the stand-in certificates and for traefik to serve every route.
 5. Print one row per host and path of the rendered Ingresses, each probed over HTTPS
    through traefik with SNI and the sandbox CA.
@@ -227,26 +227,45 @@ def running(
         sandbox.down()
 
 
-def converge(sandbox: Sandbox, objects: list[dict[str, Any]]) -> list[str]:
-    """Apply the member's objects and the stand-in Services; return notes on what was skipped."""
-    notes: list[str] = []
+def converge(
+    sandbox: Sandbox, objects: list[dict[str, Any]], inventory: Path = ROOT / "inventories" / "local"
+) -> list[str]:
+    """Converge the member with the collection's own ``site.yml``; return notes for the reader.
+
+    Before it, the sandbox gets what a member's cluster already has: the member's namespace and
+    the Services of its other charts (JupyterHub, BinderHub, ...; stand-ins derived from the
+    rendered Ingresses' backends), and the ClusterIssuer CRD the skipped cert-manager release
+    would install (molecule's shared prepare playbook). The Helm releases are skipped: the
+    sandbox has no Helm, and runs traefik itself from the rendered chart values.
+    """
     namespaces = sorted({o["metadata"]["namespace"] for o in objects if o["metadata"].get("namespace")})
     sandbox.apply([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}} for ns in namespaces])
-    # The member's other charts (and so their Services) exist before the edge is converged.
     sandbox.apply(standin_services(objects), field_manager="sandbox-standin-backends")
-    core = [
-        o for o in objects if "/" not in o["apiVersion"] or o["apiVersion"].split("/")[0].endswith("k8s.io")
+    env = {"KUBECONFIG": str(sandbox.kubeconfig), "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg")}
+    playbook = str(BIN / "ansible-playbook")
+    run(
+        [
+            playbook,
+            "molecule/resources/sandbox_prepare.yml",
+            "--extra-vars",
+            json.dumps({"sandbox_prepare_namespaces": namespaces, "sandbox_prepare_backends": False}),
+        ],
+        env=env,
+    )
+    run(
+        [
+            playbook,
+            "site.yml",
+            "-i",
+            str(inventory),
+            "--extra-vars",
+            json.dumps({"binder_helm_enabled": False}),
+        ],
+        env=env,
+    )
+    return [
+        "converged with site.yml (Helm releases skipped: the sandbox runs traefik from the rendered values)"
     ]
-    custom = [o for o in objects if o not in core]
-    sandbox.apply(core)
-    for group in sorted({o["apiVersion"].split("/")[0] for o in custom}):
-        group_objects = [o for o in custom if o["apiVersion"].startswith(group + "/")]
-        if sandbox.serves(group):
-            sandbox.apply(group_objects)
-        else:
-            kinds = ", ".join(sorted(f"{o['kind']}/{o['metadata']['name']}" for o in group_objects))
-            notes.append(f"skipped {kinds}: the sandbox serves no {group} API (its CRDs come with the chart)")
-    return notes
 
 
 def route_ready(route: Route, result: ProbeResult) -> bool:
@@ -330,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
         print("starting the sandbox (API, traefik, backends, certificate stand-in) ...", flush=True)
         with running(sandbox, member_dir / "traefik-values.yaml"):
             print(f"  sandbox up at {time.monotonic() - started:.1f} s", flush=True)
-            notes = converge(sandbox, objects)
+            notes = converge(sandbox, objects, args.inventory.resolve())
             for note in notes:
                 print(f"note: {note}")
             print(
