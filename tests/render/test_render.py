@@ -311,3 +311,21 @@ def test_render_dir_is_required(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert "render_dir: is required" in result.stdout
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_sandbox_translates_every_rendered_traefik_values(rendered: Rendered, tmp_path: Path) -> None:
+    """The sandbox runs traefik from exactly what the role renders: a key the role starts
+    setting that the sandbox's translation does not handle (or knowingly ignore) fails here."""
+    from sandbox.dataplane.traefik_config import ClusterAccess, entrypoint_names, translate
+
+    cluster = ClusterAccess(endpoint="https://127.0.0.1:6443", token="t", ca_file=tmp_path / "ca.crt")
+    for member in rendered.members:
+        values = yaml.safe_load((rendered.out / member / "traefik-values.yaml").read_text(encoding="utf-8"))
+        ports = {name: 20000 + i for i, name in enumerate(entrypoint_names(values))}
+        setup = translate(values, ports=ports, cluster=cluster, state_dir=tmp_path / member)
+        entry_points = setup.static["entryPoints"]
+        assert {"web", "websecure"} <= set(entry_points), f"{member}: {sorted(entry_points)}"
+        timeouts = entry_points["websecure"]["transport"]["respondingTimeouts"]
+        assert timeouts["readTimeout"] and timeouts["idleTimeout"], f"{member}: {timeouts}"
+        middlewares = setup.dynamic["http"]["middlewares"]
+        assert {"hub", "harbor", "default"} <= set(middlewares), f"{member}: {sorted(middlewares)}"
