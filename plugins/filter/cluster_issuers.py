@@ -7,10 +7,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.binder.ingress.plugins.module_utils.chart_values import (
-    ChartValuesError,
-    cluster_issuers,
-)
+from ansible_collections.binder.ingress.plugins.module_utils.chart_values import cluster_issuers
+from ansible_collections.binder.ingress.plugins.plugin_utils._chart_filters import call_builder, check_member
 
 DOCUMENTATION = r"""
 name: cluster_issuers
@@ -63,16 +61,15 @@ _NAME = "binder.ingress.cluster_issuers"
 def _cluster_issuers(
     email: Any, member: Any = None, issuers: Any = None, ingress_class: Any = "traefik"
 ) -> list[dict[str, Any]]:
-    if not isinstance(member, str) or not member:
-        raise AnsibleFilterError(f"{_NAME}: member= must be given as a non-empty string (the inventory host)")
+    member = check_member(_NAME, member)
     if issuers is not None and not isinstance(issuers, Mapping):
         raise AnsibleFilterError(
-            f"{_NAME}: member {member}: cert_manager_cluster_issuers: must be a mapping of name to ACME URL, got {type(issuers).__name__}"
+            f"{_NAME}: member {member}: cert_manager_cluster_issuers: must be a mapping of name to ACME URL, "
+            f"got {type(issuers).__name__}"
         )
-    try:
-        return cluster_issuers(member=member, email=email, issuers=issuers, ingress_class=ingress_class)
-    except ChartValuesError as exc:
-        raise AnsibleFilterError(f"{_NAME}: " + "; ".join(exc.issues)) from exc
+    return call_builder(
+        _NAME, member, cluster_issuers, email=email, issuers=issuers, ingress_class=ingress_class
+    )
 
 
 class FilterModule:

@@ -5,10 +5,8 @@
 from __future__ import annotations
 
 import typing as t
-from collections.abc import Mapping
 
-from ansible.errors import AnsibleFilterError
-from ansible_collections.binder.ingress.plugins.module_utils.model import MemberError, build_member
+from ansible_collections.binder.ingress.plugins.plugin_utils._member_filters import build_state
 
 DOCUMENTATION = r"""
 name: member_state
@@ -107,14 +105,6 @@ _value:
 _NAME = "binder.ingress.member_state"
 
 
-def _require_str(value: t.Any, option: str) -> str:
-    if not isinstance(value, str) or not value:
-        raise AnsibleFilterError(
-            f"{_NAME}: option {option} must be a non-empty string, got {type(value).__name__}"
-        )
-    return value
-
-
 def member_state(
     components: t.Any,
     member: t.Any = None,
@@ -123,22 +113,7 @@ def member_state(
     tls_acme: t.Any = True,
 ) -> dict[str, t.Any]:
     """The member's ingress state as a JSON-able dict."""
-    member = _require_str(member, "member")
-    namespace = _require_str(namespace, "namespace")
-    ingress_class = _require_str(ingress_class, "ingress_class")
-    if not isinstance(tls_acme, bool):
-        raise AnsibleFilterError(f"{_NAME}: option tls_acme must be a boolean, got {type(tls_acme).__name__}")
-    if not isinstance(components, Mapping):
-        raise AnsibleFilterError(
-            f"{_NAME}: member {member}: the input (binder_ingresses_components) must be a mapping of component"
-            f" name to settings, got {type(components).__name__}"
-        )
-    try:
-        state = build_member(
-            member, components, namespace=namespace, ingress_class=ingress_class, tls_acme=tls_acme
-        )
-    except MemberError as exc:
-        raise AnsibleFilterError("\n".join(f"{_NAME}: {issue}" for issue in exc.issues)) from None
+    state = build_state(_NAME, components, member, namespace, ingress_class, tls_acme)
     return state.as_dict()
 
 

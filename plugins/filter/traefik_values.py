@@ -3,14 +3,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
-from ansible.errors import AnsibleFilterError
-from ansible_collections.binder.ingress.plugins.module_utils.chart_values import (
-    ChartValuesError,
-    traefik_values,
-)
+from ansible_collections.binder.ingress.plugins.module_utils.chart_values import traefik_values
+from ansible_collections.binder.ingress.plugins.plugin_utils._chart_filters import build_from_settings
 
 DOCUMENTATION = r"""
 name: traefik_values
@@ -70,25 +66,9 @@ _KEYS = frozenset(
 
 
 def _traefik_values(settings: Any, member: Any = None) -> dict[str, Any]:
-    if not isinstance(member, str) or not member:
-        raise AnsibleFilterError(f"{_NAME}: member= must be given as a non-empty string (the inventory host)")
-    if not isinstance(settings, Mapping):
-        raise AnsibleFilterError(
-            f"{_NAME}: member {member}: input must be a mapping of settings, got {type(settings).__name__}"
-        )
-    unknown = sorted(set(settings) - _KEYS)
-    if unknown:
-        raise AnsibleFilterError(
-            f"{_NAME}: member {member}: unknown setting(s) {', '.join(map(str, unknown))}"
-        )
-    if "namespace" not in settings:
-        raise AnsibleFilterError(
-            f"{_NAME}: member {member}: traefik_namespace: the setting 'namespace' is required"
-        )
-    try:
-        return traefik_values(member=member, **dict(settings))
-    except ChartValuesError as exc:
-        raise AnsibleFilterError(f"{_NAME}: " + "; ".join(exc.issues)) from exc
+    return build_from_settings(
+        _NAME, settings, member, keys=_KEYS, required={"namespace": "traefik_namespace"}, build=traefik_values
+    )
 
 
 class FilterModule:
