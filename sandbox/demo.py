@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -266,6 +267,40 @@ def converge(
     return [
         "converged with site.yml (Helm releases skipped: the sandbox runs traefik from the rendered values)"
     ]
+
+
+@dataclass
+class ServedMember:
+    """A member converged in a running sandbox, with every route served."""
+
+    sandbox: Sandbox
+    member_dir: Path
+    objects: list[dict[str, Any]]
+    routes: list[Route]
+    results: dict[Route, ProbeResult]
+    values_file: Path
+
+
+@contextmanager
+def served_member(inventory: Path, work: Path) -> Iterator[ServedMember]:
+    """Render the inventory's member, start a sandbox serving it (traefik values copied to
+    ``work/traefik-values.yaml``, so a test may change them), converge it with site.yml, and
+    wait until every route is served with its certificate; stop the sandbox on exit."""
+    member_dir = render(inventory, work / "render")
+    objects = rendered_objects(member_dir)
+    values_file = work / "traefik-values.yaml"
+    shutil.copyfile(member_dir / "traefik-values.yaml", values_file)
+    sandbox = Sandbox(work / "sandbox")
+    with running(sandbox, values_file):
+        converge(sandbox, objects, inventory)
+        member_routes = routes(objects)
+        results = wait_served(sandbox, member_routes)
+        not_ready = [
+            f"{r.host}{r.path}: {results[r]}" for r in member_routes if not route_ready(r, results[r])
+        ]
+        if not_ready:
+            raise DemoError("routes not served:\n" + "\n".join(not_ready))
+        yield ServedMember(sandbox, member_dir, objects, member_routes, results, values_file)
 
 
 def route_ready(route: Route, result: ProbeResult) -> bool:

@@ -9,53 +9,27 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import trustme
 from converge_support import BIN, INVENTORY, REPO
 
-from sandbox.dataplane.probe import ProbeResult
-from sandbox.demo import Route, Sandbox, converge, render, rendered_objects, route_ready, routes, wait_served
+from sandbox.demo import ServedMember, served_member
 
 PLAYBOOK = REPO / "playbooks" / "verify.yml"
 
 
-@dataclass
-class Served:
-    sandbox: Sandbox
-    routes: list[Route]
-    results: dict[Route, ProbeResult]
-
-
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    work = tmp_path_factory.mktemp("verify")
-    member_dir = render(INVENTORY, work / "render")
-    objects = rendered_objects(member_dir)
-    values_file = work / "traefik-values.yaml"
-    shutil.copyfile(member_dir / "traefik-values.yaml", values_file)
-    box = Sandbox(work / "sandbox")
-    try:
-        box.up(values_file)
-        converge(box, objects)
-        member_routes = routes(objects)
-        results = wait_served(box, member_routes)
-        not_ready = [
-            f"{r.host}{r.path}: {results[r]}" for r in member_routes if not route_ready(r, results[r])
-        ]
-        assert not not_ready, "routes not served:\n" + "\n".join(not_ready)
-        yield Served(box, member_routes, results)
-    finally:
-        box.down()
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedMember]:
+    with served_member(INVENTORY, tmp_path_factory.mktemp("verify")) as member:
+        yield member
 
 
 def verify(
-    served: Served, ca_file: Path, address: str | None = "127.0.0.1", *args: str
+    served: ServedMember, ca_file: Path, address: str | None = "127.0.0.1", *args: str
 ) -> subprocess.CompletedProcess[str]:
     extra = [
         f"verify_https_port={served.sandbox.websecure}",
@@ -87,7 +61,7 @@ def table_rows(output: str) -> dict[tuple[str, str], list[str]]:
     return rows
 
 
-def test_verify_reports_every_route_of_the_served_member(served: Served) -> None:
+def test_verify_reports_every_route_of_the_served_member(served: ServedMember) -> None:
     run = verify(served, served.sandbox.ca_file)
     output = run.stdout + run.stderr
     assert run.returncode == 0, output
@@ -105,7 +79,7 @@ def test_verify_reports_every_route_of_the_served_member(served: Served) -> None
     )
 
 
-def test_verify_probes_the_same_in_check_mode(served: Served) -> None:
+def test_verify_probes_the_same_in_check_mode(served: ServedMember) -> None:
     run = verify(served, served.sandbox.ca_file, "127.0.0.1", "--check")
     output = run.stdout + run.stderr
     assert run.returncode == 0, output
@@ -116,7 +90,7 @@ def test_verify_probes_the_same_in_check_mode(served: Served) -> None:
 
 
 def test_verify_fails_every_route_when_the_certificate_does_not_verify(
-    served: Served, tmp_path: Path
+    served: ServedMember, tmp_path: Path
 ) -> None:
     other_ca = tmp_path / "other-ca.pem"
     trustme.CA().cert_pem.write_to_path(str(other_ca))
@@ -131,7 +105,9 @@ def test_verify_fails_every_route_when_the_certificate_does_not_verify(
     assert f"member local: {len(served.routes)} of {len(served.routes)} routes failed" in output
 
 
-def test_verify_without_an_address_reads_the_entrypoint_and_says_it_has_none_yet(served: Served) -> None:
+def test_verify_without_an_address_reads_the_entrypoint_and_says_it_has_none_yet(
+    served: ServedMember,
+) -> None:
     # The sandbox never fills status.loadBalancer, like a cloud whose load balancer is still pending.
     run = verify(served, served.sandbox.ca_file, address=None)
     output = run.stdout + run.stderr
