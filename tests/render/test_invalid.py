@@ -8,23 +8,20 @@ group_vars are the production ones, so the real variable mapping is what is test
 from __future__ import annotations
 
 import copy
-import os
 import re
 import shutil
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from render_support import ROOT, run_render
 
 # Each test here starts ansible-playbook (seconds each).
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
 
 GOOD_COMPONENTS: dict[str, Any] = {
     "jupyterhub": {"hosts": ["hub.example.org"], "tls_secret": "tls-hub"},
@@ -327,29 +324,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     }
     (inventory / "hosts.yml").write_text(yaml.safe_dump(hosts, sort_keys=False), encoding="utf-8")
     out = tmp_path_factory.mktemp("invalid-out")
-    env = dict(
-        os.environ,
-        ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
-        ANSIBLE_NOCOLOR="1",
-        ANSIBLE_FORCE_COLOR="0",
-        ANSIBLE_STDOUT_CALLBACK="default",
-    )
-    result = subprocess.run(
-        [
-            str(BIN / "ansible-playbook"),
-            str(ROOT / "playbooks" / "render.yml"),
-            "-i",
-            str(inventory),
-            "-e",
-            f"render_dir={out}",
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
+    result = run_render("-i", str(inventory), "-e", f"render_dir={out}", timeout=900)
     return Run(out, result, _failures(result.stdout))
 
 

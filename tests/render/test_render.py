@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,35 +19,15 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
+from render_support import BIN, ROOT, run_render
 
 # Each test here starts ansible-playbook (seconds each).
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
 INVENTORIES = sorted(path for path in (ROOT / "inventories").iterdir() if path.is_dir())
 VALUES_FILES = {"traefik-values.yaml", "cert-manager-values.yaml"}
 # Kinds whose schema lives in a CRD, not in Kubernetes' own OpenAPI (checked by hand below).
 CRD_KINDS = {"ClusterIssuer"}
-
-
-def run_playbook(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    env = dict(
-        os.environ,
-        ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
-        ANSIBLE_NOCOLOR="1",
-        ANSIBLE_FORCE_COLOR="0",
-        ANSIBLE_STDOUT_CALLBACK="default",
-    )
-    return subprocess.run(
-        [str(BIN / "ansible-playbook"), str(ROOT / "playbooks" / "render.yml"), *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
 
 
 def inventory_members(inventory: Path) -> dict[str, dict[str, Any]]:
@@ -84,7 +63,7 @@ def render_inventory(inventory: Path, tmp_path_factory: pytest.TempPathFactory) 
     if inventory.name not in _CACHE:
         out = tmp_path_factory.mktemp(f"render-{inventory.name}")
         # A relative render_dir, taken from the working directory the playbook runs in.
-        result = run_playbook("-i", str(inventory), "-e", f"render_dir={out.name}", cwd=out.parent)
+        result = run_render("-i", str(inventory), "-e", f"render_dir={out.name}", cwd=out.parent)
         _CACHE[inventory.name] = Rendered(inventory, out, inventory_members(inventory), result)
     return _CACHE[inventory.name]
 
@@ -289,7 +268,7 @@ def test_prod_gke_entrypoint_and_redirects(prod: Rendered) -> None:
 
 
 def test_limit_renders_only_the_chosen_member(tmp_path: Path) -> None:
-    result = run_playbook(
+    result = run_render(
         "-i", str(ROOT / "inventories" / "prod"), "-e", f"render_dir={tmp_path}", "--limit", "hetzner-gesis"
     )
     assert result.returncode == 0, result.stdout[-3000:]
@@ -300,14 +279,14 @@ def test_a_directory_that_is_not_earlier_output_is_left_alone(tmp_path: Path) ->
     precious = tmp_path / "local" / "notes.txt"
     precious.parent.mkdir()
     precious.write_text("keep me", encoding="utf-8")
-    result = run_playbook("-i", str(ROOT / "inventories" / "local"), "-e", f"render_dir={tmp_path}")
+    result = run_render("-i", str(ROOT / "inventories" / "local"), "-e", f"render_dir={tmp_path}")
     assert result.returncode != 0
     assert "refusing to replace" in result.stdout
     assert [p.name for p in precious.parent.iterdir()] == ["notes.txt"]
 
 
 def test_render_dir_is_required(tmp_path: Path) -> None:
-    result = run_playbook("-i", str(ROOT / "inventories" / "local"), cwd=tmp_path)
+    result = run_render("-i", str(ROOT / "inventories" / "local"), cwd=tmp_path)
     assert result.returncode != 0
     assert "render_dir: is required" in result.stdout
     assert list(tmp_path.iterdir()) == []
