@@ -1,4 +1,5 @@
-"""The sandbox CA and the API server's serving certificate (127.0.0.1 and localhost)."""
+"""The local cluster's PKI: one CA, kube-apiserver's serving certificate, one client
+certificate per component, and the service-account signing key pair."""
 
 from __future__ import annotations
 
@@ -7,17 +8,63 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import trustme
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+# The components that authenticate with a client certificate: file stem -> (user, groups).
+# system:masters keeps RBAC out of the way of the controllers; the names keep them apart in
+# the audit log.
+CLIENTS: dict[str, tuple[str, str]] = {
+    "controller-manager": ("system:kube-controller-manager", "system:masters"),
+    "scheduler": ("system:kube-scheduler", "system:masters"),
+    "kwok": ("system:kwok", "system:masters"),
+    "dataplane": ("sandbox:dataplane", "system:masters"),
+}
+# The ClusterIP of the `kubernetes` Service in the service range kube-apiserver is given.
+SERVICE_RANGE = "127.96.0.0/16"
+KUBERNETES_SERVICE_IP = "127.96.0.1"
 
 
 @dataclass(frozen=True)
 class Pki:
-    ca_cert: Path
-    ca_key: Path
-    server_cert: Path
-    server_key: Path
+    dir: Path
+
+    @property
+    def ca_cert(self) -> Path:
+        return self.dir / "ca.crt"
+
+    @property
+    def ca_key(self) -> Path:
+        return self.dir / "ca.key"
+
+    @property
+    def server_cert(self) -> Path:
+        return self.dir / "apiserver.crt"
+
+    @property
+    def server_key(self) -> Path:
+        return self.dir / "apiserver.key"
+
+    @property
+    def sa_key(self) -> Path:
+        return self.dir / "pki" / "sa.key"
+
+    @property
+    def sa_pub(self) -> Path:
+        return self.dir / "pki" / "sa.pub"
+
+    def client(self, name: str) -> tuple[Path, Path]:
+        return self.dir / "pki" / f"{name}.crt", self.dir / "pki" / f"{name}.key"
+
+    def files(self) -> list[Path]:
+        out = [self.ca_cert, self.ca_key, self.server_cert, self.server_key, self.sa_key, self.sa_pub]
+        for name in CLIENTS:
+            out.extend(self.client(name))
+        return out
 
 
 def _write(path: Path, data: bytes, mode: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     with os.fdopen(fd, "wb") as fh:
         fh.write(data)
@@ -25,20 +72,46 @@ def _write(path: Path, data: bytes, mode: int) -> None:
 
 
 def ensure(directory: Path) -> Pki:
-    """Create the CA and serving certificate in `directory`, or reuse the ones there."""
-    pki = Pki(
-        ca_cert=directory / "ca.crt",
-        ca_key=directory / "ca.key",
-        server_cert=directory / "apiserver.crt",
-        server_key=directory / "apiserver.key",
-    )
-    if all(p.exists() for p in (pki.ca_cert, pki.ca_key, pki.server_cert, pki.server_key)):
+    """Create the PKI in `directory`, or reuse the one there (the CA outlives down/up)."""
+    pki = Pki(directory)
+    if all(p.exists() for p in pki.files()):
         return pki
     ca = trustme.CA(organization_name="binder.ingress sandbox", organization_unit_name="sandbox CA")
-    cert = ca.issue_cert("127.0.0.1", "localhost", "::1", common_name="kube-apiserver")
     _write(pki.ca_cert, ca.cert_pem.bytes(), 0o644)
     # The data plane signs its stand-in certificates with this key, so it is kept, privately.
     _write(pki.ca_key, ca.private_key_pem.bytes(), 0o600)
-    _write(pki.server_cert, b"".join(blob.bytes() for blob in cert.cert_chain_pems), 0o644)
-    _write(pki.server_key, cert.private_key_pem.bytes(), 0o600)
+    server = ca.issue_cert(
+        "127.0.0.1",
+        "localhost",
+        "::1",
+        KUBERNETES_SERVICE_IP,
+        "kubernetes",
+        "kubernetes.default",
+        "kubernetes.default.svc",
+        "kubernetes.default.svc.cluster.local",
+        common_name="kube-apiserver",
+    )
+    _write(pki.server_cert, b"".join(blob.bytes() for blob in server.cert_chain_pems), 0o644)
+    _write(pki.server_key, server.private_key_pem.bytes(), 0o600)
+    for name, (user, group) in CLIENTS.items():
+        # kube-apiserver takes the user from CN and the groups from O.
+        leaf = ca.issue_cert(f"{name}.sandbox.test", common_name=user, organization_name=group)
+        cert, key = pki.client(name)
+        _write(cert, b"".join(blob.bytes() for blob in leaf.cert_chain_pems), 0o644)
+        _write(key, leaf.private_key_pem.bytes(), 0o600)
+    signer = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    _write(
+        pki.sa_key,
+        signer.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ),
+        0o600,
+    )
+    _write(
+        pki.sa_pub,
+        signer.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        ),
+        0o644,
+    )
     return pki

@@ -21,6 +21,13 @@ REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 KUBECTL = str(BIN / "kubectl")
 REAL_KUBECONFIG = os.environ.get("SANDBOX_CONFORMANCE_KUBECONFIG")
+# The ConfigMap kube-controller-manager puts into every namespace.
+ROOT_CA = "kube-root-ca.crt"
+
+
+def own(names: Any) -> list[str]:
+    """`names` without the cluster's own ConfigMap, in order."""
+    return [name for name in names if name != ROOT_CA]
 
 
 def unique(prefix: str) -> str:

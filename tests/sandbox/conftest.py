@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conformance import REAL_KUBECONFIG, REPO, Cluster, unique, wait_for
+from conformance import REAL_KUBECONFIG, REPO, ROOT_CA, Cluster, unique, wait_for
 from kubernetes import client, config, dynamic
 from kubernetes.client.rest import ApiException
 
@@ -84,6 +84,13 @@ def ns(core: client.CoreV1Api) -> Iterator[str]:
     """A fresh namespace for one test, deleted afterwards."""
     name = unique("conf")
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    # Every namespace of a real cluster gets this ConfigMap from kube-controller-manager; wait
+    # for it so that lists in the test see a settled namespace.
+    wait_for(
+        lambda: any(c.metadata.name == ROOT_CA for c in core.list_namespaced_config_map(name).items),
+        30,
+        f"{ROOT_CA} in {name}",
+    )
     yield name
     try:
         core.delete_namespace(name)

@@ -135,7 +135,8 @@ def test_strategic_merge_on_containers_and_env(cluster: Cluster, ns: str) -> Non
     got = json.loads(cluster.kubectl("-n", ns, "get", "deployment", "d", "-o", "json").stdout)
     (container,) = got["spec"]["template"]["spec"]["containers"]
     assert container["image"] == "busybox:1"
-    assert [e["name"] for e in container["env"]] == ["A", "B"]
+    # kube-apiserver puts the patch's new list items first.
+    assert [e["name"] for e in container["env"]] == ["B", "A"]
 
 
 def test_strategic_merge_is_415_for_custom_resources(cluster: Cluster, ns: str, widget_crd: str) -> None:

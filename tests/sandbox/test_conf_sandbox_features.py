@@ -22,6 +22,8 @@ from conformance import REPO, Cluster, wait_for
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
+from sandbox import audit
+
 pytestmark = pytest.mark.sandbox_only
 
 
@@ -144,12 +146,17 @@ def test_up_refuses_a_second_sandbox_in_the_same_dir(cluster: Cluster) -> None:
     assert proc.returncode == 1 and "already running" in proc.stderr
 
 
-def _audit(cluster: Cluster) -> list[dict[str, Any]]:
+def _fault_log(cluster: Cluster) -> list[dict[str, Any]]:
+    """The requests the fault proxy answered itself (they never reach kube-apiserver)."""
     assert cluster.sandbox_dir is not None
-    return [json.loads(line) for line in (cluster.sandbox_dir / "audit.jsonl").read_text().splitlines()]
+    path = cluster.sandbox_dir / "faults.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
 def test_audit_log_records_requests(cluster: Cluster, core: client.CoreV1Api, ns: str) -> None:
+    assert cluster.sandbox_dir is not None
+    log = cluster.sandbox_dir / "audit.jsonl"
+    offset = audit.size(log)
     core.create_namespaced_config_map(
         ns, client.V1ConfigMap(metadata=client.V1ObjectMeta(name="audited")), dry_run="All"
     )
@@ -158,7 +165,8 @@ def test_audit_log_records_requests(cluster: Cluster, core: client.CoreV1Api, ns
     path = f"/api/v1/namespaces/{ns}/configmaps"
 
     def entries() -> list[dict[str, Any]]:
-        return [e for e in _audit(cluster) if e["path"].startswith(path)]
+        # Only this client's requests: kube-controller-manager writes kube-root-ca.crt there too.
+        return [e for e in audit.read(log, offset, user="sandbox") if e["path"].startswith(path)]
 
     found = wait_for(lambda: len(entries()) >= 2 and entries(), 5, "audit entries")
     create, get = found[0], found[1]
@@ -180,6 +188,8 @@ def faults(cluster: Cluster) -> Any:
 
 
 def test_fault_error_after_n_matches(cluster: Cluster, core: client.CoreV1Api, ns: str, faults: Any) -> None:
+    assert cluster.sandbox_dir is not None
+    offset = audit.size(cluster.sandbox_dir / "audit.jsonl")
     faults(f"action=error,code=500,verb=list,path=/namespaces/{ns}/configmaps$,after=1,times=1,name=boom")
     core.list_namespaced_config_map(ns)  # the first match passes
     with pytest.raises(ApiException) as err:
@@ -188,7 +198,11 @@ def test_fault_error_after_n_matches(cluster: Cluster, core: client.CoreV1Api, n
     core.list_namespaced_config_map(ns)  # times=1: spent
     listed = _fault(cluster, "list")["faults"]
     assert [(f["name"], f["seen"], f["fired"]) for f in listed] == [("boom", 3, 1)]
-    assert any(e.get("fault") == "boom" and e["status"] == 500 for e in _audit(cluster))
+    assert any(e.get("fault") == "boom" and e["status"] == 500 for e in _fault_log(cluster))
+    # The answered request never reached kube-apiserver: two lists of the namespace's ConfigMaps there.
+    since = audit.read(cluster.sandbox_dir / "audit.jsonl", offset, user="sandbox")
+    lists = [e for e in since if e["verb"] == "list" and e["path"].endswith(f"/{ns}/configmaps")]
+    assert len(lists) == 2, lists
 
 
 def test_fault_throttle_and_conflict(cluster: Cluster, ns: str, faults: Any) -> None:
