@@ -1,6 +1,6 @@
 """`make bench`: run every benchmark of the project and print its figures.
 
-    .venv/bin/python -m bench [NAME ...]     # NAME: model, render, sandbox, converge
+    .venv/bin/python -m bench [NAME ...]     # NAME: model, render, engines, converge
 
 Each benchmark is its own script (runnable alone, see its docstring); this runs them one
 after the other on an otherwise idle machine and prints what each measured. Nothing is
@@ -35,13 +35,10 @@ def _render_cmd() -> list[str]:
 BENCHES: dict[str, tuple[str, list[str] | None]] = {
     "model": ("model: build + validate a generated member with 1,000 hosts", ["bench/model_bench.py"]),
     "render": ("render: playbooks/render.yml over inventories/prod (wall time)", None),
-    "sandbox": (
-        "sandbox: API GET / server-side apply throughput, 50 watches, memory",
-        ["bench/sandbox_bench.py"],
-    ),
+    "engines": ("engines: make engines with everything cached", ["-m", "bench.engines_bench"]),
     "converge": (
-        "converge: site.yml on inventories/local, first and no-op runs",
-        ["bench/converge_bench.py"],
+        "converge: site.yml on inventories/local against the local cluster; kubectl reference; memory",
+        ["-m", "bench.converge_bench"],
     ),
 }
 
