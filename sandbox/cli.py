@@ -76,7 +76,6 @@ def _clean(directory: Path, state: dict[str, Any] | None) -> None:
 def up(
     directory: Path,
     port: int = 0,
-    traefik_values: Path | None = None,
     dataplane: bool = True,
     faults: list[str] | None = None,
 ) -> dict[str, Any]:
@@ -107,7 +106,7 @@ def up(
         }
         write_json(directory / "state.json", state)
         if dataplane and importlib.util.find_spec("sandbox.dataplane") is not None:
-            state["dataplane"] = _start_dataplane(directory, traefik_values)
+            state["dataplane"] = _start_dataplane(directory)
             dp = state["dataplane"]
             pids["dataplane"] = int(dp["pid"])
             for key, value in (dp.get("ports") or {}).items():
@@ -124,10 +123,8 @@ def up(
     return state
 
 
-def _start_dataplane(directory: Path, traefik_values: Path | None) -> dict[str, Any]:
+def _start_dataplane(directory: Path) -> dict[str, Any]:
     args = ["-m", "sandbox.dataplane", "--dir", str(directory)]
-    if traefik_values is not None:
-        args += ["--traefik-values", str(traefik_values.resolve())]
     ready = directory / "dataplane.json"
     ready.unlink(missing_ok=True)
     proc = spawn("dataplane", args, directory, python=True)
@@ -203,7 +200,6 @@ def _parser() -> argparse.ArgumentParser:
     def with_up_options(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("--dir", required=True, type=Path, help="state directory (kubeconfig, CA, logs)")
         sp.add_argument("--port", type=int, default=0, help="API port of the kubeconfig (0: any free port)")
-        sp.add_argument("--traefik-values", type=Path, help="traefik chart values for the data plane")
         sp.add_argument("--no-dataplane", action="store_true", help="start the control plane only")
         sp.add_argument("--fault", action="append", default=[], help="fault spec (see docs/sandbox.md)")
 
@@ -238,7 +234,7 @@ def _main(args: argparse.Namespace) -> int:
     if args.command == "engines":
         return engines.main([*args.names, *(["--print-bin-dir"] if args.print_bin_dir else [])])
     if args.command == "up":
-        state = up(args.dir, args.port, args.traefik_values, not args.no_dataplane, args.fault)
+        state = up(args.dir, args.port, not args.no_dataplane, args.fault)
         print(json.dumps(state, indent=2, sort_keys=True))
         return 0
     if args.command == "down":
@@ -252,7 +248,7 @@ def _main(args: argparse.Namespace) -> int:
         cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
         if not cmd:
             raise SandboxError("run needs a command after --")
-        state = up(args.dir, args.port, args.traefik_values, not args.no_dataplane, args.fault)
+        state = up(args.dir, args.port, not args.no_dataplane, args.fault)
         try:
             path = os.pathsep.join([state["engines_bin"], os.environ.get("PATH", "")])
             env = dict(os.environ, KUBECONFIG=state["kubeconfig"], SANDBOX_DIR=state["dir"], PATH=path)

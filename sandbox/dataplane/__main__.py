@@ -1,4 +1,4 @@
-"""Entry point: ``python -m sandbox.dataplane --dir DIR [--traefik-values FILE]``."""
+"""Entry point: ``python -m sandbox.dataplane --dir DIR``."""
 
 import sys
 

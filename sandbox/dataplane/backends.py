@@ -1,18 +1,24 @@
-"""HTTP backends standing in for the member's Services, and the endpoint controller.
+"""HTTP backends standing in for the member's workloads, served on their Services' ClusterIPs.
 
-For every Service with a selector, each of its ports gets a listener on a free loopback
-port. The listener answers every request with a JSON body naming the Service, namespace,
-port, Host header, path, method and the number of body bytes it read, so a test can tell
-where a request landed. Request headers make it misbehave on purpose:
+For every Service whose selector matches no pod (the member's JupyterHub, BinderHub, ...
+are not installed in the local cluster), each of its TCP ports gets a listener on the
+Service's ClusterIP and port, as kube-proxy would make that address reach a pod. The local
+cluster's service range is in the loopback block (127.96.0.0/16), so those addresses are on
+this machine; binding a port below 1024 (80, 443) needs root or CAP_NET_BIND_SERVICE.
+The data plane runs traefik with ``nativeLBByDefault`` (traefik_config.py), so traefik
+sends each route to its Service's ClusterIP, not to the pod endpoints: kube-apiserver
+refuses loopback endpoint addresses, and kwok's pod IPs reach nothing.
+
+The listener answers every request with a JSON body naming the Service, namespace, port,
+Host header, path, method and the number of body bytes it read, so a test can tell where
+a request landed. Request headers make it misbehave on purpose:
 
 - ``X-Sandbox-Delay: <seconds>`` waits before answering (slow backend);
 - ``X-Sandbox-Fail: <status>`` answers with that status (failing backend).
 
-Bodies of any size are read and counted, never buffered whole.
-
-The endpoint controller publishes, as Kubernetes' own would, one EndpointSlice
-(``discovery.k8s.io/v1``) and one Endpoints object per such Service, pointing at
-127.0.0.1 and the listeners' real ports: traefik connects to exactly what they say.
+Bodies of any size are read and counted, never buffered whole. A Service whose selector
+matches pods gets no backend (nothing runs its pods here: its traffic fails, as it would
+with pods that never start), and its backend goes as soon as a matching pod appears.
 """
 
 from __future__ import annotations
@@ -20,18 +26,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
-from .kube import ApiError, Kube, Obj, reconcile_loop
+from .kube import Obj, reconcile_loop
 
 log = logging.getLogger(__name__)
-
-MANAGED_BY = "sandbox-dataplane-endpoint-controller"
-SLICE_SUFFIX = "-sandbox"
 
 
 @dataclass(frozen=True)
@@ -40,17 +43,18 @@ class BackendPort:
     service: str
     port: int
     port_name: str
+    address: str  # the Service's ClusterIP
 
 
 class BackendServer:
-    """One aiohttp application, many loopback listeners (one per Service port)."""
+    """One aiohttp application, many listeners (one per Service ClusterIP and port)."""
 
     def __init__(self) -> None:
         self._app = web.Application(client_max_size=0)
         self._app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(self._app, access_log=None)
         self._sites: dict[BackendPort, tuple[web.SockSite, int]] = {}
-        self._by_local_port: dict[int, BackendPort] = {}
+        self._by_address: dict[tuple[str, int], BackendPort] = {}
 
     async def start(self) -> None:
         await self._runner.setup()
@@ -66,33 +70,37 @@ class BackendServer:
             return self._sites[key][1]
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        local_port = int(sock.getsockname()[1])
+        try:
+            sock.bind((key.address, key.port))
+        except OSError:
+            sock.close()
+            raise
         site = web.SockSite(self._runner, sock)
         await site.start()
-        self._sites[key] = (site, local_port)
-        self._by_local_port[local_port] = key
+        self._sites[key] = (site, key.port)
+        self._by_address[(key.address, key.port)] = key
         log.info(
-            "backend for %s/%s port %s listening on 127.0.0.1:%d",
+            "backend for %s/%s port %s listening on %s:%d",
             key.namespace,
             key.service,
+            key.port_name or key.port,
+            key.address,
             key.port,
-            local_port,
         )
-        return local_port
+        return key.port
 
     async def remove(self, key: BackendPort) -> None:
         entry = self._sites.pop(key, None)
         if entry is None:
             return
-        site, local_port = entry
-        self._by_local_port.pop(local_port, None)
+        site, _ = entry
+        self._by_address.pop((key.address, key.port), None)
         await site.stop()
         log.info("backend for %s/%s port %s stopped", key.namespace, key.service, key.port)
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         sockname = request.transport.get_extra_info("sockname") if request.transport else None
-        key = self._by_local_port.get(int(sockname[1])) if sockname else None
+        key = self._by_address.get((str(sockname[0]), int(sockname[1]))) if sockname else None
         received = 0
         async for chunk in request.content.iter_any():
             received += len(chunk)
@@ -116,166 +124,108 @@ class BackendServer:
 
 def _service_ports(service: Obj) -> list[BackendPort]:
     meta = service["metadata"]
+    address = str((service.get("spec") or {}).get("clusterIP") or "")
+    if not address or address == "None":
+        return []  # headless: no address to serve
     return [
         BackendPort(
             namespace=str(meta.get("namespace") or "default"),
             service=str(meta["name"]),
             port=int(p["port"]),
             port_name=str(p.get("name") or ""),
+            address=address,
         )
         for p in (service.get("spec") or {}).get("ports") or []
         if str(p.get("protocol") or "TCP") == "TCP"
     ]
 
 
-def _owner(service: Obj) -> list[Obj]:
-    meta = service["metadata"]
-    if not meta.get("uid"):
-        return []
-    return [
-        {
-            "apiVersion": "v1",
-            "kind": "Service",
-            "name": meta["name"],
-            "uid": meta["uid"],
-            "controller": True,
-            "blockOwnerDeletion": True,
-        }
-    ]
+def selects_pods(service: Obj, pods: Mapping[tuple[str, str], Obj]) -> bool:
+    """Whether the Service's selector matches a pod the real EndpointSlice controller counts.
 
-
-def endpoint_slice(service: Obj, local_ports: dict[BackendPort, int]) -> Obj:
-    """The EndpointSlice the endpoint controller would publish for ``service``."""
-    meta = service["metadata"]
-    name = str(meta["name"])
-    return {
-        "apiVersion": "discovery.k8s.io/v1",
-        "kind": "EndpointSlice",
-        "metadata": {
-            "name": name + SLICE_SUFFIX,
-            "namespace": meta.get("namespace") or "default",
-            "labels": {
-                "kubernetes.io/service-name": name,
-                "endpointslice.kubernetes.io/managed-by": MANAGED_BY,
-            },
-            "ownerReferences": _owner(service),
-        },
-        "addressType": "IPv4",
-        "endpoints": [
-            {"addresses": ["127.0.0.1"], "conditions": {"ready": True, "serving": True, "terminating": False}}
-        ],
-        "ports": [
-            {"name": key.port_name, "port": port, "protocol": "TCP"} for key, port in local_ports.items()
-        ],
-    }
-
-
-def endpoints_object(service: Obj, local_ports: dict[BackendPort, int]) -> Obj:
-    """The legacy Endpoints object with the same content."""
-    meta = service["metadata"]
-    ports: list[Obj] = []
-    for key, port in local_ports.items():
-        entry: Obj = {"port": port, "protocol": "TCP"}
-        if key.port_name:
-            entry["name"] = key.port_name
-        ports.append(entry)
-    return {
-        "apiVersion": "v1",
-        "kind": "Endpoints",
-        "metadata": {
-            "name": meta["name"],
-            "namespace": meta.get("namespace") or "default",
-            "labels": {"endpointslice.kubernetes.io/managed-by": MANAGED_BY},
-        },
-        "subsets": [{"addresses": [{"ip": "127.0.0.1"}], "ports": ports}],
-    }
-
-
-def _same(desired: Obj, actual: Obj | None, fields: tuple[str, ...]) -> bool:
-    if actual is None:
+    That controller lists the pods of the Service's namespace matching the selector and
+    skips terminal ones (Succeeded, Failed); a pod without an IP yet still makes the
+    Service its own (the slice fills once kwok gives the pod an IP).
+    """
+    selector = (service.get("spec") or {}).get("selector") or {}
+    if not selector:
         return False
-    if any(actual.get(f) != desired.get(f) for f in fields):
+    namespace = (service.get("metadata") or {}).get("namespace") or "default"
+    for (pod_namespace, _), pod in pods.items():
+        if pod_namespace != namespace:
+            continue
+        if ((pod.get("status") or {}).get("phase")) in ("Succeeded", "Failed"):
+            continue
+        labels = (pod.get("metadata") or {}).get("labels") or {}
+        if all(labels.get(k) == v for k, v in selector.items()):
+            return True
+    return False
+
+
+def wants_backend(service: Obj, pods: Mapping[tuple[str, str], Obj]) -> bool:
+    """A Service gets a stand-in backend when it has a selector that matches no pod."""
+    spec = service.get("spec") or {}
+    if not spec.get("selector") or spec.get("type") == "ExternalName":
         return False
-    labels = (actual.get("metadata") or {}).get("labels") or {}
-    return all(labels.get(k) == v for k, v in desired["metadata"]["labels"].items())
+    return not selects_pods(service, pods)
 
 
-class EndpointController:
-    """Keeps backends, EndpointSlices and Endpoints in step with the Services."""
+class BackendController:
+    """Keeps the backends in step with the Services and pods."""
 
-    def __init__(self, kube: Kube, backends: BackendServer, on_backends_changed: Callable[[], None]) -> None:
-        self.kube = kube
+    def __init__(self, backends: BackendServer, on_backends_changed: Callable[[], None]) -> None:
         self.backends = backends
         self._services: dict[tuple[str, str], Obj] = {}
-        self._published: set[tuple[str, str]] = set()
+        self._pods: dict[tuple[str, str], Obj] = {}
+        self._synced: set[str] = set()
         self._dirty = asyncio.Event()
         self._on_backends_changed = on_backends_changed
 
     async def on_services(self, cache: dict[tuple[str, str], Obj]) -> None:
         self._services = cache
+        self._synced.add("services")
         self._dirty.set()
 
-    def backend_map(self) -> dict[str, dict[str, int]]:
-        out: dict[str, dict[str, int]] = {}
-        for key, port in self.backends.ports().items():
-            out.setdefault(f"{key.namespace}/{key.service}", {})[key.port_name or str(key.port)] = port
+    async def on_pods(self, cache: dict[tuple[str, str], Obj]) -> None:
+        self._pods = cache
+        self._synced.add("pods")
+        self._dirty.set()
+
+    def backend_map(self) -> dict[str, dict[str, str]]:
+        """`namespace/service` -> port name (or number) -> `clusterIP:port` served."""
+        out: dict[str, dict[str, str]] = {}
+        for key in self.backends.ports():
+            out.setdefault(f"{key.namespace}/{key.service}", {})[key.port_name or str(key.port)] = (
+                f"{key.address}:{key.port}"
+            )
         return out
 
     async def run(self, resync: float = 10.0) -> None:
-        await reconcile_loop("endpoint controller", self._dirty, self.reconcile, resync)
+        await reconcile_loop("backend controller", self._dirty, self.reconcile, resync)
 
     async def reconcile(self) -> None:
-        wanted = {
-            key: svc
-            for key, svc in self._services.items()
-            if (svc.get("spec") or {}).get("selector")
-            and (svc.get("spec") or {}).get("type") != "ExternalName"
-        }
+        if self._synced != {"services", "pods"}:
+            return  # not before both lists are in: a Service's pods may not be known yet
+        wanted = {key: svc for key, svc in self._services.items() if wants_backend(svc, self._pods)}
         changed = False
         wanted_ports = {p for svc in wanted.values() for p in _service_ports(svc)}
         for port_key in set(self.backends.ports()) - wanted_ports:
             await self.backends.remove(port_key)
             changed = True
-        for (namespace, name), svc in wanted.items():
-            local: dict[BackendPort, int] = {}
-            for port_key in _service_ports(svc):
-                known = port_key in self.backends.ports()
-                local[port_key] = await self.backends.ensure(port_key)
-                changed = changed or not known
-            await self._publish(namespace, name, svc, local)
-        for namespace, name in self._published - set(wanted):
-            await self.kube.delete(
-                f"/apis/discovery.k8s.io/v1/namespaces/{namespace}/endpointslices/{name}{SLICE_SUFFIX}"
-            )
-            await self.kube.delete(f"/api/v1/namespaces/{namespace}/endpoints/{name}")
-            log.info("endpoint controller: removed endpoints of %s/%s", namespace, name)
-        self._published &= set(wanted)
+        for port_key in wanted_ports - set(self.backends.ports()):
+            try:
+                await self.backends.ensure(port_key)
+            except OSError as exc:
+                # One Service's trouble must not hold up the others; the resync tries again.
+                log.warning(
+                    "backend controller: %s/%s: cannot listen on %s:%d: %s",
+                    port_key.namespace,
+                    port_key.service,
+                    port_key.address,
+                    port_key.port,
+                    exc,
+                )
+                continue
+            changed = True
         if changed:
             self._on_backends_changed()
-
-    async def _publish(self, namespace: str, name: str, svc: Obj, local: dict[BackendPort, int]) -> None:
-        for collection, item_name, desired, fields in (
-            (
-                f"/apis/discovery.k8s.io/v1/namespaces/{namespace}/endpointslices",
-                name + SLICE_SUFFIX,
-                endpoint_slice(svc, local),
-                ("addressType", "endpoints", "ports"),
-            ),
-            (f"/api/v1/namespaces/{namespace}/endpoints", name, endpoints_object(svc, local), ("subsets",)),
-        ):
-            actual = await self.kube.get(f"{collection}/{item_name}")
-            if _same(desired, actual, fields):
-                continue
-            if actual is None:
-                try:
-                    await self.kube.create(collection, desired)
-                except ApiError as exc:
-                    if exc.status != 409:
-                        raise
-                    self._dirty.set()  # created meanwhile: compare again on the next round
-                    continue
-            else:
-                desired["metadata"]["resourceVersion"] = actual["metadata"].get("resourceVersion")
-                await self.kube.replace(f"{collection}/{item_name}", desired)
-            log.info("endpoint controller: published %s for %s/%s", desired["kind"], namespace, name)
-        self._published.add((namespace, name))

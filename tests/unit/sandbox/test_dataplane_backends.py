@@ -1,15 +1,16 @@
-"""The stand-in backends and the EndpointSlices published for them."""
+"""The stand-in backends: which Services get one, and where they listen (the Service's ClusterIP)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from typing import Any
 
 import aiohttp
 import pytest
 
-from sandbox.dataplane.backends import BackendPort, BackendServer, endpoint_slice, endpoints_object
+from sandbox.dataplane.backends import BackendPort, BackendServer, _service_ports, wants_backend
 
 SERVICE: dict[str, Any] = {
     "metadata": {"name": "proxy-public", "namespace": "binder", "uid": "u-1"},
@@ -20,54 +21,131 @@ SERVICE: dict[str, Any] = {
 }
 
 
-def test_endpoint_slice_points_at_the_local_listeners() -> None:
-    local = {
-        BackendPort("binder", "proxy-public", 80, "http"): 40001,
-        BackendPort("binder", "proxy-public", 443, "https"): 40002,
-    }
-    slice_ = endpoint_slice(SERVICE, local)
-    assert slice_["metadata"]["labels"]["kubernetes.io/service-name"] == "proxy-public"
-    assert slice_["metadata"]["ownerReferences"][0]["uid"] == "u-1"
-    assert slice_["addressType"] == "IPv4"
-    assert slice_["endpoints"] == [
-        {"addresses": ["127.0.0.1"], "conditions": {"ready": True, "serving": True, "terminating": False}}
-    ]
-    assert slice_["ports"] == [
-        {"name": "http", "port": 40001, "protocol": "TCP"},
-        {"name": "https", "port": 40002, "protocol": "TCP"},
-    ]
-    endpoints = endpoints_object(SERVICE, local)
-    assert endpoints["metadata"]["name"] == "proxy-public"
-    assert endpoints["subsets"][0]["ports"][0] == {"name": "http", "port": 40001, "protocol": "TCP"}
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        pytest.param(
+            {"clusterIP": "127.96.0.9", **SERVICE["spec"]},
+            [("127.96.0.9", 80, "http"), ("127.96.0.9", 443, "https")],
+            id="every TCP port on the ClusterIP",
+        ),
+        pytest.param(
+            {"clusterIP": "127.96.0.9", "ports": [{"port": 53, "protocol": "UDP"}, {"port": 8080}]},
+            [("127.96.0.9", 8080, "")],
+            id="UDP left out",
+        ),
+        pytest.param({"clusterIP": "None", **SERVICE["spec"]}, [], id="headless: nothing to serve"),
+        pytest.param(dict(SERVICE["spec"]), [], id="no ClusterIP yet"),
+    ],
+)
+def test_backends_listen_on_the_cluster_ip_and_service_port(
+    spec: dict[str, Any], expected: list[tuple[str, int, str]]
+) -> None:
+    ports = _service_ports({"metadata": SERVICE["metadata"], "spec": spec})
+    assert [(p.address, p.port, p.port_name) for p in ports] == expected
+
+
+def _pod(namespace: str, labels: dict[str, str], phase: str = "Running") -> dict[str, Any]:
+    return {"metadata": {"namespace": namespace, "name": "p", "labels": labels}, "status": {"phase": phase}}
+
+
+@pytest.mark.parametrize(
+    ("service_spec", "pods", "wanted"),
+    [
+        pytest.param({"selector": {"app": "jupyterhub"}}, [], True, id="selector, no pods"),
+        pytest.param(
+            {"selector": {"app": "jupyterhub"}},
+            [_pod("binder", {"app": "jupyterhub", "component": "proxy"})],
+            False,
+            id="a pod matches: the real controller's",
+        ),
+        pytest.param(
+            {"selector": {"app": "jupyterhub"}},
+            [_pod("other", {"app": "jupyterhub"})],
+            True,
+            id="a matching pod in another namespace",
+        ),
+        pytest.param(
+            {"selector": {"app": "jupyterhub", "component": "proxy"}},
+            [_pod("binder", {"app": "jupyterhub"})],
+            True,
+            id="a pod with only part of the labels",
+        ),
+        pytest.param(
+            {"selector": {"app": "jupyterhub"}},
+            [
+                _pod("binder", {"app": "jupyterhub"}, phase="Succeeded"),
+                _pod("binder", {"app": "jupyterhub"}, "Failed"),
+            ],
+            True,
+            id="only terminal pods match",
+        ),
+        pytest.param(
+            {"selector": {"app": "jupyterhub"}},
+            [_pod("binder", {"app": "jupyterhub"}, phase="Pending")],
+            False,
+            id="a pending pod matches",
+        ),
+        pytest.param({}, [], False, id="no selector: endpoints are the user's"),
+        pytest.param(
+            {"type": "ExternalName", "externalName": "example.org", "selector": {"app": "x"}},
+            [],
+            False,
+            id="ExternalName",
+        ),
+    ],
+)
+def test_a_backend_only_for_a_selector_that_matches_no_pod(
+    service_spec: dict[str, Any], pods: list[dict[str, Any]], wanted: bool
+) -> None:
+    service = {"metadata": {"name": "proxy-public", "namespace": "binder"}, "spec": service_spec}
+    cache = {(pod["metadata"]["namespace"], f"pod-{i}"): pod for i, pod in enumerate(pods)}
+    assert wants_backend(service, cache) is wanted
 
 
 async def _exercise() -> list[tuple[int, dict[str, Any]]]:
     server = BackendServer()
     await server.start()
+    # Two Services on one port number, told apart by their ClusterIPs (free ports: no root needed).
+    port = _free_port()
+    binder, echo = (
+        BackendPort("binder", "binder", port, "", "127.96.0.2"),
+        BackendPort("binder", "echo", port, "web", "127.96.0.3"),
+    )
     try:
-        port = await server.ensure(BackendPort("binder", "binder", 80, ""))
-        other = await server.ensure(BackendPort("binder", "echo", 8080, "web"))
-        assert port != other
-        assert await server.ensure(BackendPort("binder", "binder", 80, "")) == port
+        assert await server.ensure(binder) == port
+        assert await server.ensure(echo) == port
+        assert await server.ensure(binder) == port
         results = []
         async with aiohttp.ClientSession() as session:
             for url, headers, body in (
-                (f"http://127.0.0.1:{port}/a/b?x=1", {"Host": "binder.test"}, b"x" * 3_000_000),
-                (f"http://127.0.0.1:{other}/", {"X-Sandbox-Fail": "503"}, b""),
-                (f"http://127.0.0.1:{other}/slow", {"X-Sandbox-Delay": "0.3"}, b""),
+                (f"http://127.96.0.2:{port}/a/b?x=1", {"Host": "binder.test"}, b"x" * 3_000_000),
+                (f"http://127.96.0.3:{port}/", {"X-Sandbox-Fail": "503"}, b""),
+                (f"http://127.96.0.3:{port}/slow", {"X-Sandbox-Delay": "0.3"}, b""),
             ):
                 started = asyncio.get_running_loop().time()
                 async with session.post(url, headers=headers, data=body) as response:
                     data = json.loads(await response.text())
                     data["elapsed"] = asyncio.get_running_loop().time() - started
                     results.append((response.status, data))
-        await server.remove(BackendPort("binder", "echo", 8080, "web"))
+        await server.remove(echo)
         with pytest.raises(aiohttp.ClientConnectorError):
-            async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{other}/"):
+            async with aiohttp.ClientSession() as session, session.get(f"http://127.96.0.3:{port}/"):
                 pass
         return results
     finally:
         await server.stop()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.96.0.2", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def port_of(body: dict[str, Any]) -> int:
+    return int(body["port"])
 
 
 def test_backend_answers_name_where_the_request_landed() -> None:
@@ -79,7 +157,7 @@ def test_backend_answers_name_where_the_request_landed() -> None:
     } == {
         "service": "binder",
         "namespace": "binder",
-        "port": 80,
+        "port": port_of(body),
         "host": "binder.test",
         "path": "/a/b",
         "query": "x=1",

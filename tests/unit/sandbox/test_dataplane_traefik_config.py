@@ -1,4 +1,4 @@
-"""The chart values → traefik static configuration translation of the sandbox data plane."""
+"""The chart values → traefik static configuration translation of the data plane."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ from typing import Any
 import pytest
 import yaml
 
+from sandbox.dataplane.releases import coalesce
 from sandbox.dataplane.traefik_config import (
+    API_ENTRYPOINT,
     HANDLED,
     IGNORED,
     ClusterAccess,
@@ -23,6 +25,40 @@ from sandbox.dataplane.traefik_config import (
     translate,
 )
 from sandbox.dataplane.traefik_process import free_port, traefik_binary
+
+FIXTURE_CHART = Path(__file__).resolve().parents[3] / "tests" / "charts" / "traefik"
+
+# The traefik chart 41's defaults of the keys the translation reads (what a release's
+# chart.values holds for them); the values below are coalesced over these, as Helm does.
+CHART_DEFAULTS: dict[str, Any] = {
+    "global": {"checkNewVersion": True, "sendAnonymousUsage": False},
+    "ports": {
+        "traefik": {"port": 8080, "protocol": "TCP", "expose": {"default": False}},
+        "web": {"port": 8000, "protocol": "TCP", "exposedPort": 80},
+        "websecure": {
+            "port": 8443,
+            "protocol": "TCP",
+            "exposedPort": 443,
+            "http": {"tls": {"enabled": True}},
+        },
+        "metrics": {"port": 9100, "protocol": "TCP"},
+    },
+    "providers": {
+        "kubernetesCRD": {"enabled": True},
+        "kubernetesIngress": {
+            "enabled": True,
+            "allowEmptyServices": True,
+            "publishedService": {"enabled": True, "pathOverride": ""},
+        },
+        "file": {"enabled": False, "watch": True, "content": {}},
+    },
+    "log": {"level": "INFO"},
+    "accessLog": {"enabled": False, "fields": {"defaultMode": "keep", "headers": {"defaultMode": "drop"}}},
+    "metrics": {"prometheus": {"entryPoint": "metrics"}},
+    "api": {"dashboard": True},
+    "ingressClass": {"enabled": True, "isDefaultClass": True, "name": ""},
+    "service": {"enabled": True},
+}
 
 # What DESIGN.md says the traefik role sets (the seed's settings in chart 41.x keys).
 ROLE_LIKE_VALUES: dict[str, Any] = {
@@ -79,9 +115,12 @@ CLUSTER = ClusterAccess(
 )
 
 
-def _translate(values: dict[str, Any], state_dir: Path = Path("/sandbox")) -> Any:
-    ports = {name: 20000 + i for i, name in enumerate(entrypoint_names(values))}
-    return translate(values, ports=ports, cluster=CLUSTER, state_dir=state_dir)
+def _translate(
+    values: dict[str, Any], state_dir: Path = Path("/sandbox"), defaults: dict[str, Any] = CHART_DEFAULTS
+) -> Any:
+    merged = coalesce(defaults, values)
+    ports = {name: 20000 + i for i, name in enumerate(entrypoint_names(merged))}
+    return translate(merged, ports=ports, cluster=CLUSTER, state_dir=state_dir)
 
 
 def test_role_values_become_entrypoints_on_local_ports() -> None:
@@ -115,7 +154,7 @@ def test_role_values_configure_the_providers_against_the_sandbox() -> None:
     assert setup.dynamic == ROLE_LIKE_VALUES["providers"]["file"]["content"]
 
 
-def test_role_values_configure_logs_metrics_api_and_ingress_class() -> None:
+def test_role_values_configure_logs_metrics_and_api() -> None:
     setup = _translate(ROLE_LIKE_VALUES)
     static = setup.static
     assert static["log"]["level"] == "INFO"
@@ -128,9 +167,6 @@ def test_role_values_configure_logs_metrics_api_and_ingress_class() -> None:
     assert static["api"] == {"insecure": True, "dashboard": False}
     assert static["ping"] == {"entryPoint": "traefik"}
     assert static["global"] == {"checkNewVersion": False, "sendAnonymousUsage": False}
-    assert setup.ingress_class is not None
-    assert setup.ingress_class.manifest()["metadata"] == {"name": "traefik", "annotations": {}}
-    assert setup.ingress_class.manifest()["spec"] == {"controller": "traefik.io/ingress-controller"}
 
 
 def test_chart_defaults_apply_when_the_values_say_nothing() -> None:
@@ -143,8 +179,7 @@ def test_chart_defaults_apply_when_the_values_say_nothing() -> None:
     assert setup.static["api"]["dashboard"] is True
     assert "accessLog" not in setup.static
     assert setup.dynamic is None
-    assert setup.ingress_class is not None
-    assert setup.ingress_class.is_default
+    assert setup.ingress_class_filter is None
 
 
 def test_published_service_is_left_out_without_service_or_override() -> None:
@@ -198,7 +233,63 @@ def test_ignored_keys_are_accepted_and_have_no_effect() -> None:
         }
     )
     values["ports"]["websecure"]["exposedPort"] = 443
+    values["ingressClass"] = {"enabled": False, "isDefaultClass": True, "name": "other"}
     assert _translate(values).static == _translate(ROLE_LIKE_VALUES).static
+
+
+@pytest.mark.parametrize(
+    ("values", "defaults"),
+    [
+        pytest.param({}, None, id="the fixture chart's defaults alone"),
+        pytest.param(ROLE_LIKE_VALUES, None, id="the role's values over the fixture chart's defaults"),
+    ],
+)
+def test_the_fixture_charts_values_translate(values: dict[str, Any], defaults: None) -> None:
+    """The local cluster installs tests/charts/traefik: every key of its defaults must be known."""
+    chart_defaults = yaml.safe_load((FIXTURE_CHART / "values.yaml").read_text())
+    setup = _translate(values, defaults=chart_defaults)
+    assert {"web", "websecure", API_ENTRYPOINT} <= set(setup.entrypoints)
+    assert setup.container_ports["web"] == coalesce(chart_defaults, values)["ports"]["web"]["port"]
+
+
+@pytest.mark.parametrize(
+    ("values", "api_settings"),
+    [
+        pytest.param({"ports": {"traefik": None}}, {}, id="no traefik entrypoint: the data plane adds one"),
+        pytest.param(
+            {"ports": {"traefik": {"port": 9000, "transport": {"keepAliveMaxRequests": 5}}}},
+            {"transport": {"keepAliveMaxRequests": 5}},
+            id="the values' traefik entrypoint is used",
+        ),
+    ],
+)
+def test_ping_and_the_api_get_the_traefik_entrypoint(
+    values: dict[str, Any], api_settings: dict[str, Any]
+) -> None:
+    setup = _translate(values)
+    entry = setup.static["entryPoints"][API_ENTRYPOINT]
+    assert entry == {"address": f"127.0.0.1:{setup.entrypoints[API_ENTRYPOINT]}", **api_settings}
+    assert setup.static["ping"] == {"entryPoint": API_ENTRYPOINT}
+    assert (API_ENTRYPOINT in setup.container_ports) is bool(values["ports"]["traefik"])
+
+
+def test_container_ports_are_the_values_ports() -> None:
+    setup = _translate(ROLE_LIKE_VALUES)
+    assert setup.container_ports == {"traefik": 8080, "web": 80, "websecure": 443, "metrics": 9100}
+
+
+@pytest.mark.parametrize("port", ["80", None, True, 80.5])
+def test_an_entrypoint_port_must_be_a_number(port: Any) -> None:
+    with pytest.raises(ValuesError, match=r"ports\.web\.port"):
+        _translate({"ports": {"web": {"port": port}}})
+
+
+def test_the_ingress_class_filter_comes_from_the_provider() -> None:
+    values = copy.deepcopy(ROLE_LIKE_VALUES)
+    values["providers"]["kubernetesIngress"]["ingressClass"] = "edge"
+    setup = _translate(values)
+    assert setup.ingress_class_filter == "edge"
+    assert setup.static["providers"]["kubernetesIngress"]["ingressClass"] == "edge"
 
 
 def test_every_ignored_key_says_why() -> None:
@@ -238,6 +329,7 @@ def test_real_traefik_accepts_the_translated_configuration(tmp_path: Path) -> No
     values = copy.deepcopy(ROLE_LIKE_VALUES)
     values["ports"]["websecure"]["transport"]["respondingTimeouts"] = {"readTimeout": 7, "idleTimeout": "3s"}
     values["accessLog"]["filters"] = {"statusCodes": "400-599", "minDuration": "10ms"}
+    values = coalesce(CHART_DEFAULTS, values)
     ports = {name: free_port() for name in entrypoint_names(values)}
     # Nothing listens on the endpoint: the Ingress provider retries, the rest works.
     cluster = ClusterAccess(
