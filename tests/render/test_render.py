@@ -293,13 +293,19 @@ def test_render_dir_is_required(tmp_path: Path) -> None:
 
 
 def test_the_sandbox_translates_every_rendered_traefik_values(rendered: Rendered, tmp_path: Path) -> None:
-    """The sandbox runs traefik from exactly what the role renders: a key the role starts
-    setting that the sandbox's translation does not handle (or knowingly ignore) fails here."""
+    """The data plane runs traefik from the release the role installs: the rendered values over
+    the fixture chart's defaults (tests/charts/traefik), coalesced as Helm does. A key the role
+    starts setting that the translation does not handle (or knowingly ignore) fails here."""
+    from sandbox.dataplane.releases import coalesce
     from sandbox.dataplane.traefik_config import ClusterAccess, entrypoint_names, translate
 
+    chart_defaults = yaml.safe_load((ROOT / "tests" / "charts" / "traefik" / "values.yaml").read_text())
     cluster = ClusterAccess(endpoint="https://127.0.0.1:6443", token="t", ca_file=tmp_path / "ca.crt")
     for member in rendered.members:
-        values = yaml.safe_load((rendered.out / member / "traefik-values.yaml").read_text(encoding="utf-8"))
+        rendered_values = yaml.safe_load(
+            (rendered.out / member / "traefik-values.yaml").read_text(encoding="utf-8")
+        )
+        values = coalesce(chart_defaults, rendered_values)
         ports = {name: 20000 + i for i, name in enumerate(entrypoint_names(values))}
         setup = translate(values, ports=ports, cluster=cluster, state_dir=tmp_path / member)
         entry_points = setup.static["entryPoints"]
