@@ -18,9 +18,13 @@ from urllib.parse import parse_qs, urlsplit
 POLICY = """\
 apiVersion: audit.k8s.io/v1
 kind: Policy
-# Every request, metadata only (no bodies: Secrets stay out of the log).
 omitStages: [RequestReceived]
 rules:
+  # A delete's DeleteOptions body decides whether it is a dry run (the query is then ignored),
+  # so deletes are logged with their request body; it holds no secret.
+  - level: Request
+    verbs: [delete, deletecollection]
+  # Everything else, metadata only (no bodies: Secrets stay out of the log).
   - level: Metadata
 """
 
@@ -45,6 +49,14 @@ def _seconds(stamp: Any) -> float | None:
         return None
 
 
+def _dry_run(query: dict[str, list[str]], body: Any) -> bool:
+    """Whether kube-apiserver stored nothing: a delete with a DeleteOptions body takes dryRun
+    from that body only (its query parameters are ignored); every other request from the query."""
+    if isinstance(body, dict) and body.get("kind") == "DeleteOptions":
+        return "All" in (body.get("dryRun") or [])
+    return "All" in query.get("dryRun", [])
+
+
 def record(event: dict[str, Any]) -> dict[str, Any] | None:
     """The flat record of one audit event; None for a stage that is not the request's end."""
     if event.get("stage") not in ("ResponseComplete", "Panic"):
@@ -65,7 +77,7 @@ def record(event: dict[str, Any]) -> dict[str, Any] | None:
         "path": uri.path,
         "query": uri.query,
         "status": int(status or 0),
-        "dryRun": "All" in query.get("dryRun", []),
+        "dryRun": _dry_run(query, event.get("requestObject")),
         "userAgent": str(event.get("userAgent", "")),
         "latency_ms": latency,
         "objectRef": event.get("objectRef") or {},

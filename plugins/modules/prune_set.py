@@ -267,8 +267,10 @@ class SetPruner:
         }
         params: dict[str, Any] = dict(name=meta["name"], namespace=meta.get("namespace"), body=body)
         if self.check_mode:
-            # K8SClient adds this itself when the module is in check mode; passing it here too means a
-            # client built without server-side dry run can still never delete for real.
+            # In the body: kube-apiserver reads DeleteOptions from the body when there is one and then
+            # ignores the query, so the dryRun=All that K8SClient adds to the query alone would delete
+            # for real. The query keeps it too, for a server that reads only the query.
+            body["dryRun"] = ["All"]
             params["dry_run"] = "All"
         try:
             self.client.delete(resource, **params)

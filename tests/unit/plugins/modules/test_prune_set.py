@@ -129,7 +129,11 @@ class FakeClient:
             raise api_error(NotFoundError, 404, "not found")
         if match[0]["metadata"]["uid"] != params["body"]["preconditions"]["uid"]:
             raise api_error(ConflictError, 409, "precondition failed: uid")
-        if params.get("dry_run") != "All":
+        # As kube-apiserver: with a DeleteOptions body, dryRun comes from the body and the query's
+        # parameters are ignored (a dryRun=All in the query alone deletes for real).
+        body = params.get("body")
+        dry_run = "All" in body.get("dryRun", []) if body else params.get("dry_run") == "All"
+        if not dry_run:
             self.objects.remove(match[0])
 
     def names(self) -> set[tuple[str, str, str]]:
@@ -225,12 +229,12 @@ def test_check_mode_deletes_nothing_and_reports_what_would_go(cluster: FakeClien
     assert cluster.names() == before
     assert result["changed"] is True
     assert [d["name"] for d in result["deleted"]] == ["grafana", "redirector-old-example-org", "redirector"]
-    assert cluster.deletes and all(d["dry_run"] == "All" for d in cluster.deletes)
+    assert cluster.deletes and all(d["body"]["dryRun"] == ["All"] for d in cluster.deletes)
 
 
 def test_real_run_sends_no_dry_run(cluster: FakeClient) -> None:
     run(cluster, params([stub("Ingress", "binderhub")]))
-    assert cluster.deletes and all("dry_run" not in d for d in cluster.deletes)
+    assert cluster.deletes and all("dry_run" not in d and "dryRun" not in d["body"] for d in cluster.deletes)
 
 
 def test_each_delete_is_bound_to_the_listed_uid(cluster: FakeClient) -> None:
