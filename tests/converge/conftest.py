@@ -19,24 +19,20 @@ def _started(directory: Path) -> Iterator[Sandbox]:
     box = Sandbox(directory)
     _sandbox_cli("up", "--dir", str(box.dir), "--no-dataplane")
     try:
-        # The CRDs the skipped cert-manager release would install; namespaces come per test.
-        prepared = box.playbook(
-            REPO / "molecule" / "resources" / "sandbox_prepare.yml",
-            extra_vars={"sandbox_prepare_namespaces": [], "sandbox_prepare_backends": False},
-        )
-        assert prepared.rc == 0, prepared.output
+        # Nothing is prepared: the cert-manager chart installs its CRDs, namespaces come per test.
         yield box
     finally:
         _sandbox_cli("down", "--dir", str(box.dir))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    """Shared by the tests that look only at their own namespace."""
+    """A fresh cluster per test: a member's traefik release owns the cluster-wide IngressClass,
+    so two tests' members cannot share one cluster (nor can two members in production)."""
     yield from _started(tmp_path_factory.mktemp("converge-sandbox"))
 
 
 @pytest.fixture
-def own_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    """For a test that looks at the whole cluster (other tests' members would be in its way)."""
-    yield from _started(tmp_path_factory.mktemp("own-sandbox"))
+def second_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    """Another member's cluster, for tests with two members."""
+    yield from _started(tmp_path_factory.mktemp("second-sandbox"))

@@ -1,8 +1,9 @@
-"""Helpers of the playbook-level tests of site.yml against the sandbox's API server.
+"""Helpers of the playbook-level tests of site.yml against the local cluster.
 
-One sandbox (API only, no data plane: these tests look at objects, not traffic) serves the
-whole session; every test converges its own namespace, so tests do not see each other's
-objects. The audit log tells what each run sent to the API.
+Each test gets a fresh local cluster (real kube-apiserver, no data plane: these tests look at
+objects and Helm releases, not traffic), as a new member's cluster is. kube-apiserver's audit
+log tells what each run sent to the API: only the kubeconfig user's requests are counted,
+since the controllers write all the time.
 """
 
 from __future__ import annotations
@@ -12,15 +13,17 @@ import os
 import re
 import subprocess
 import sys
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sandbox import audit
+
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 INVENTORY = REPO / "inventories" / "local"
-WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 RECAP = re.compile(
     r"^(?P<host>\S+)\s+: ok=(?P<ok>\d+)\s+changed=(?P<changed>\d+)\s+unreachable=(?P<unreachable>\d+)"
     r"\s+failed=(?P<failed>\d+)\s+skipped=(?P<skipped>\d+)\s+rescued=(?P<rescued>\d+)\s+ignored=(?P<ignored>\d+)",
@@ -37,10 +40,10 @@ class Run:
 
     def writes(self) -> list[dict[str, Any]]:
         """Requests of this run that changed something stored (dry-run requests change nothing)."""
-        return [e for e in self.audit if e["method"] in WRITE_METHODS and not e["dryRun"]]
+        return [e for e in self.audit if audit.is_write(e)]
 
     def dry_run_writes(self) -> list[dict[str, Any]]:
-        return [e for e in self.audit if e["method"] in WRITE_METHODS and e["dryRun"]]
+        return [e for e in self.audit if e["method"] in audit.WRITE_METHODS and e["dryRun"]]
 
 
 @dataclass
@@ -52,13 +55,15 @@ class Sandbox:
         return self.dir / "kubeconfig"
 
     def audit_size(self) -> int:
-        path = self.dir / "audit.jsonl"
-        return path.stat().st_size if path.exists() else 0
+        return audit.size(self.dir / "audit.jsonl")
 
     def audit_since(self, offset: int) -> list[dict[str, Any]]:
-        with (self.dir / "audit.jsonl").open("rb") as fh:
-            fh.seek(offset)
-            return [json.loads(line) for line in fh.read().splitlines() if line.strip()]
+        """The kubeconfig user's requests since `offset` (what the playbooks sent)."""
+        return audit.read(self.dir / "audit.jsonl", offset, user="sandbox")
+
+    @property
+    def engines_bin(self) -> str:
+        return str(json.loads((self.dir / "state.json").read_text())["engines_bin"])
 
     def env(self, kubeconfig: Path | None = None, extra: dict[str, str] | None = None) -> dict[str, str]:
         env = dict(os.environ)
@@ -67,7 +72,8 @@ class Sandbox:
             ANSIBLE_NOCOLOR="1",
             ANSIBLE_FORCE_COLOR="0",
             KUBECONFIG=str(kubeconfig or self.kubeconfig),
-            PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
+            # kubernetes.core.helm runs the helm built with the engines.
+            PATH=os.pathsep.join([str(BIN), self.engines_bin, env.get("PATH", "")]),
         )
         env.update(extra or {})
         return env
@@ -95,6 +101,9 @@ class Sandbox:
             check=False,
         )
         output = proc.stdout + proc.stderr
+        # kube-apiserver writes an audit event once the response is complete, which can be a
+        # moment after the client read it: let the run's last requests land in the log.
+        time.sleep(0.5)
         recap = {
             m["host"]: {k: int(v) for k, v in m.groupdict().items() if k != "host"}
             for m in RECAP.finditer(output)
@@ -102,8 +111,8 @@ class Sandbox:
         return Run(proc.returncode, output, recap, self.audit_since(offset))
 
     def converge(self, namespace: str, *args: str, **kwargs: Any) -> Run:
-        """site.yml on one member, in its own namespace, with the Helm releases skipped (no helm here)."""
-        extra = {"binder_namespace": namespace, "binder_helm_enabled": False}
+        """site.yml on one member, in its own namespace, as a user runs it (Helm releases included)."""
+        extra: dict[str, Any] = {"binder_namespace": namespace}
         extra.update(kwargs.pop("extra_vars", None) or {})
         return self.playbook(REPO / "site.yml", *args, extra_vars=extra, **kwargs)
 
@@ -121,3 +130,12 @@ class Sandbox:
             client.V1Namespace(metadata=client.V1ObjectMeta(name=name))
         )
         return name
+
+    def releases(self, namespace: str, name: str) -> dict[int, str]:
+        """Helm's revisions of a release and their status, from its release Secrets."""
+        from kubernetes import client
+
+        secrets = client.CoreV1Api(self.api()).list_namespaced_secret(
+            namespace, label_selector=f"owner=helm,name={name}"
+        )
+        return {int(s.metadata.labels["version"]): s.metadata.labels["status"] for s in secrets.items}
