@@ -1,16 +1,20 @@
-"""``make demo``: the local member, live, through real traefik.
+"""``make demo``: the local member, converged as a user would and served through real traefik.
 
-1. Render ``inventories/local`` with ``playbooks/render.yml`` (the collection's own output).
-2. Start the sandbox with the rendered ``traefik-values.yaml``.
-3. Create stand-in Services for the backends the member's other charts (JupyterHub,
-   BinderHub, ...) would create, then converge the member with ``site.yml`` (Helm
-   releases skipped).
-4. Wait for the stand-in certificates and for traefik to serve every route.
-5. Print one row per host and path of the rendered Ingresses, each probed over HTTPS
-   through traefik with SNI and the sandbox CA.
-6. Stop the sandbox, whatever happened.
+1. Build the local cluster's engines if their cache lacks them (progress on stderr).
+2. Start the local cluster (``python -m sandbox up``: control plane, kwok, data plane).
+3. Converge the member with plain ``ansible-playbook site.yml -i inventories/local``, Helm
+   releases included (the inventory installs the fixture charts of tests/charts).
+4. Read back the Ingresses the converge produced; create stand-in Services for the backends
+   they name that the cluster lacks (what the member's JupyterHub, BinderHub, ... charts own),
+   which the data plane serves on their ClusterIPs.
+5. Probe every host and path of those Ingresses over HTTPS through the cluster entrypoint
+   (its load-balancer address in the API, the ports the data plane's load balancer maps),
+   with SNI and the sandbox CA, until all are served; print one row per route.
+6. Run ``playbooks/verify.yml`` as a user would: it finds the entrypoint's address through the
+   API; only the local ports and the sandbox CA are passed.
+7. Stop the local cluster, whatever happened (failure, Ctrl-C): nothing is left running.
 
-The helpers here are shared with the e2e tests (tests/e2e).
+The helpers here are shared with the e2e tests (tests/e2e) and tests/converge/test_verify.py.
 """
 
 from __future__ import annotations
@@ -18,10 +22,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,14 +34,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from sandbox import engines
+from sandbox.cluster import alive
 from sandbox.dataplane.probe import ProbeResult, probe
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
+INVENTORY = ROOT / "inventories" / "local"
 STANDIN_LABEL = "sandbox.binder.ingress/stand-in"
-VALUES_FILES = {"traefik-values.yaml", "cert-manager-values.yaml"}
+# What the collection labels every object it owns with (docs/inventory.md).
+MANAGED_BY = "app.kubernetes.io/managed-by=binder.ingress"
+# probe() connects to the loopback address: the only one the data plane's load balancer gives.
+LB_ADDRESS = "127.0.0.1"
+# ansible-playbook's exit status after Ctrl-C ("User interrupted execution").
+ANSIBLE_INTERRUPTED = 99
+# How much of a failed command's output an error shows (the end, where ansible's error is).
+OUTPUT_TAIL = 8000
 
 
 class DemoError(RuntimeError):
@@ -54,39 +67,12 @@ def run(cmd: list[str], *, env: dict[str, str] | None = None, input_text: str | 
         text=True,
         check=False,
     )
+    if completed.returncode in (-signal.SIGINT, ANSIBLE_INTERRUPTED):
+        raise KeyboardInterrupt  # Ctrl-C reached the command too: no failure to report
     if completed.returncode != 0:
-        raise DemoError(
-            f"{' '.join(cmd[:4])} ... failed ({completed.returncode}):\n{completed.stdout}{completed.stderr}"
-        )
+        output = (completed.stdout + completed.stderr)[-OUTPUT_TAIL:]
+        raise DemoError(f"{' '.join(cmd[:4])} ... failed ({completed.returncode}):\n{output}")
     return completed.stdout
-
-
-def render(inventory: Path, out_dir: Path) -> Path:
-    """Render the inventory's single member; return its output directory."""
-    run(
-        [
-            str(BIN / "ansible-playbook"),
-            "playbooks/render.yml",
-            "-i",
-            str(inventory),
-            "-e",
-            f"render_dir={out_dir}",
-        ],
-        env={"ANSIBLE_CONFIG": str(ROOT / "ansible.cfg")},
-    )
-    members = sorted(p for p in out_dir.iterdir() if p.is_dir())
-    if len(members) != 1:
-        raise DemoError(f"expected one rendered member in {out_dir}, found {[p.name for p in members]}")
-    return members[0]
-
-
-def rendered_objects(member_dir: Path) -> list[dict[str, Any]]:
-    objects: list[dict[str, Any]] = []
-    for path in sorted(member_dir.glob("*.yaml")):
-        if path.name in VALUES_FILES:
-            continue
-        objects.extend(doc for doc in yaml.safe_load_all(path.read_text()) if doc)
-    return objects
 
 
 @dataclass(frozen=True)
@@ -102,7 +88,7 @@ class Route:
 
 
 def routes(objects: list[dict[str, Any]]) -> list[Route]:
-    """One entry per host and path of the rendered Ingresses."""
+    """One entry per host and path of the Ingresses among ``objects``."""
     out: list[Route] = []
     for obj in objects:
         if obj.get("kind") != "Ingress":
@@ -130,20 +116,17 @@ def routes(objects: list[dict[str, Any]]) -> list[Route]:
     return sorted(out, key=lambda r: (r.host, r.path))
 
 
-def standin_services(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Services for the backends the rendered Ingresses name but the collection does not own.
+def standin_services(ingresses: list[dict[str, Any]], existing: set[tuple[str, str]]) -> list[dict[str, Any]]:
+    """Services for the backends the Ingresses name that are not in ``existing`` (namespace, name).
 
     In a member those come from other charts (JupyterHub's proxy-public, BinderHub's
-    binder, ...). Each gets a selector, so the sandbox's endpoint controller starts a
-    backend for it.
+    binder, ...). Each gets a selector that matches no pod, so the data plane serves a
+    stand-in backend on its ClusterIP and port, as kube-proxy would lead to a pod.
     """
-    owned = {
-        (o["metadata"].get("namespace"), o["metadata"]["name"]) for o in objects if o.get("kind") == "Service"
-    }
     ports: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
-    for route in routes(objects):
+    for route in routes(ingresses):
         key = (route.namespace, route.service)
-        if key not in owned:
+        if key not in existing:
             ports.setdefault(key, {})[route.port] = {}
     services = []
     for (namespace, name), refs in sorted(ports.items()):
@@ -169,6 +152,17 @@ def standin_services(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return services
 
 
+@dataclass(frozen=True)
+class Entrypoint:
+    """The cluster entrypoint as a client reaches it: the Service's load-balancer address (from
+    the API) and the local ports the data plane's load balancer maps its 443 and 80 to."""
+
+    service: str  # namespace/name
+    address: str
+    https: int
+    http: int | None
+
+
 class Sandbox:
     """``python -m sandbox up/down`` around a state directory."""
 
@@ -177,20 +171,44 @@ class Sandbox:
         self.kubeconfig = state_dir / "kubeconfig"
         self.ca_file = state_dir / "ca.crt"
 
-    def up(self, traefik_values: Path | None, env: dict[str, str] | None = None) -> None:
+    def up(self, env: dict[str, str] | None = None) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
-        cmd = [sys.executable, "-m", "sandbox", "up", "--dir", str(self.dir)]
-        if traefik_values is not None:
-            cmd += ["--traefik-values", str(traefik_values)]
-        run(cmd, env=env)
+        run([sys.executable, "-m", "sandbox", "up", "--dir", str(self.dir)], env=env)
 
-    def down(self) -> None:
-        subprocess.run(
-            [sys.executable, "-m", "sandbox", "down", "--dir", str(self.dir)],
-            cwd=ROOT,
-            capture_output=True,
-            check=False,
-        )
+    def pids(self) -> list[int]:
+        """Every process the local cluster started (traefik included), as far as its state says."""
+        found: list[int] = []
+        for name in ("state.json", "dataplane.json"):
+            path = self.dir / name
+            try:
+                data = json.loads(path.read_text())
+            except (OSError, ValueError):
+                continue
+            found += [int(pid) for pid in (data.get("pids") or {}).values()]
+            found += [int(p) for p in (data.get("pid"), (data.get("traefik") or {}).get("pid")) if p]
+        return sorted(set(found))
+
+    def down(self) -> list[int]:
+        """Stop everything; the pids still alive afterwards (none, unless something went wrong)."""
+        pids = self.pids()
+        # A second Ctrl-C must not leave the cluster half stopped (signals are the main thread's).
+        main_thread = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main_thread else None
+        try:
+            subprocess.run(
+                [sys.executable, "-m", "sandbox", "down", "--dir", str(self.dir)],
+                cwd=ROOT,
+                capture_output=True,
+                check=False,
+            )
+        finally:
+            if main_thread:
+                signal.signal(signal.SIGINT, previous)
+        return [pid for pid in pids if alive(pid)]
+
+    def state(self) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads((self.dir / "state.json").read_text())
+        return data
 
     def dataplane(self) -> dict[str, Any]:
         data: dict[str, Any] = json.loads((self.dir / "dataplane.json").read_text())
@@ -198,109 +216,134 @@ class Sandbox:
 
     @property
     def websecure(self) -> int:
+        """traefik's websecure entrypoint (the port the entrypoint's 443 leads to)."""
         return int(self.dataplane()["traefik"]["websecure"])
 
     @property
     def web(self) -> int:
         return int(self.dataplane()["traefik"]["web"])
 
+    def env(self) -> dict[str, str]:
+        """What ansible-playbook, kubectl and helm need: the kubeconfig, and helm on PATH."""
+        path = os.pathsep.join([str(BIN), self.state()["engines_bin"], os.environ.get("PATH", "")])
+        return {"KUBECONFIG": str(self.kubeconfig), "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "PATH": path}
+
     def kubectl(self, *args: str, input_text: str | None = None) -> str:
         return run([str(BIN / "kubectl"), "--kubeconfig", str(self.kubeconfig), *args], input_text=input_text)
+
+    def items(self, *args: str) -> list[dict[str, Any]]:
+        """``kubectl get <args> -o json``'s items."""
+        items: list[dict[str, Any]] = json.loads(self.kubectl("get", *args, "-o", "json"))["items"]
+        return items
+
+    def helm(self, *args: str) -> str:
+        return run(
+            ["helm", "--kubeconfig", str(self.kubeconfig), "--kube-context", "sandbox", *args], env=self.env()
+        )
+
+    def playbook(self, playbook: str, inventory: Path, *args: str) -> str:
+        return run([str(BIN / "ansible-playbook"), playbook, "-i", str(inventory), *args], env=self.env())
 
     def apply(self, objects: list[dict[str, Any]], field_manager: str = "binder.ingress") -> None:
         if not objects:
             return
-        text = yaml.safe_dump_all(objects, sort_keys=False)
-        self.kubectl("apply", "--server-side", f"--field-manager={field_manager}", "-f", "-", input_text=text)
+        self.kubectl(
+            "apply",
+            "--server-side",
+            f"--field-manager={field_manager}",
+            "-f",
+            "-",
+            input_text=json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}),
+        )
 
-    def serves(self, group: str) -> bool:
-        return bool(self.kubectl("api-resources", f"--api-group={group}", "-o", "name").strip())
+    def entrypoint(self) -> Entrypoint | None:
+        """The LoadBalancer Service that leads to traefik's websecure entrypoint, once it has an
+        address in the API; None before (traefik not started, address not yet set)."""
+        balancers = self.dataplane().get("load_balancers") or {}
+        leading = {key: lb for key, lb in balancers.items() if (lb.get("ports") or {}).get("443")}
+        if not leading:
+            return None
+        if len(leading) > 1:
+            raise DemoError(f"more than one LoadBalancer Service leads to traefik: {sorted(leading)}")
+        ((key, lb),) = leading.items()
+        namespace, name = key.split("/", 1)
+        service = json.loads(self.kubectl("get", "service", "-n", namespace, name, "-o", "json"))
+        ingress = ((service.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+        if not ingress:
+            return None
+        address = str(ingress[0].get("ip") or ingress[0].get("hostname") or "")
+        if address != LB_ADDRESS:
+            raise DemoError(f"Service {key} has the load-balancer address {address!r}; expected {LB_ADDRESS}")
+        ports = lb["ports"]
+        return Entrypoint(key, address, int(ports["443"]), int(ports["80"]) if ports.get("80") else None)
 
 
 @contextmanager
-def running(
-    sandbox: Sandbox, traefik_values: Path | None, env: dict[str, str] | None = None
-) -> Iterator[Sandbox]:
+def running(sandbox: Sandbox, env: dict[str, str] | None = None) -> Iterator[Sandbox]:
     try:
-        sandbox.up(traefik_values, env)
+        sandbox.up(env)
         yield sandbox
     finally:
-        sandbox.down()
+        left = sandbox.down()
+        if left:
+            print(f"warning: processes of the local cluster still running: {left}", file=sys.stderr)
 
 
-def converge(
-    sandbox: Sandbox, objects: list[dict[str, Any]], inventory: Path = ROOT / "inventories" / "local"
-) -> list[str]:
-    """Converge the member with the collection's own ``site.yml``; return notes for the reader.
+def converge(sandbox: Sandbox, inventory: Path = INVENTORY) -> None:
+    """The users' command, as they run it: ``ansible-playbook site.yml -i <inventory>``."""
+    sandbox.playbook("site.yml", inventory)
 
-    Before it, the sandbox gets what a member's cluster already has: the member's namespace and
-    the Services of its other charts (JupyterHub, BinderHub, ...; stand-ins derived from the
-    rendered Ingresses' backends), and the ClusterIssuer CRD the skipped cert-manager release
-    would install (molecule's shared prepare playbook). The Helm releases are skipped: the
-    sandbox has no Helm, and runs traefik itself from the rendered chart values.
-    """
-    namespaces = sorted({o["metadata"]["namespace"] for o in objects if o["metadata"].get("namespace")})
-    sandbox.apply([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}} for ns in namespaces])
-    sandbox.apply(standin_services(objects), field_manager="sandbox-standin-backends")
-    env = {"KUBECONFIG": str(sandbox.kubeconfig), "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg")}
-    playbook = str(BIN / "ansible-playbook")
-    run(
-        [
-            playbook,
-            "molecule/resources/sandbox_prepare.yml",
-            "--extra-vars",
-            json.dumps({"sandbox_prepare_namespaces": namespaces, "sandbox_prepare_backends": False}),
-        ],
-        env=env,
-    )
-    run(
-        [
-            playbook,
-            "site.yml",
-            "-i",
-            str(inventory),
-            "--extra-vars",
-            json.dumps({"binder_helm_enabled": False}),
-        ],
-        env=env,
-    )
-    return [
-        "converged with site.yml (Helm releases skipped: the sandbox runs traefik from the rendered values)"
-    ]
+
+def member_ingresses(sandbox: Sandbox) -> list[dict[str, Any]]:
+    """The Ingresses the converge produced (labelled as the collection's), as the API holds them."""
+    ingresses = sandbox.items("ingresses", "--all-namespaces", "-l", MANAGED_BY)
+    for ingress in ingresses:
+        ingress.setdefault("kind", "Ingress")
+    if not ingresses:
+        raise DemoError("the converge produced no Ingress")
+    return ingresses
+
+
+def add_standins(sandbox: Sandbox, ingresses: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Create the stand-in Services the Ingresses' backends need; return them."""
+    existing = {
+        (s["metadata"]["namespace"], s["metadata"]["name"])
+        for s in sandbox.items("services", "--all-namespaces")
+    }
+    services = standin_services(ingresses, existing)
+    sandbox.apply(services, field_manager="sandbox-standin-backends")
+    return services
 
 
 @dataclass
 class ServedMember:
-    """A member converged in a running sandbox, with every route served."""
+    """A member converged in a running local cluster, with every route served."""
 
     sandbox: Sandbox
-    member_dir: Path
-    objects: list[dict[str, Any]]
+    objects: list[dict[str, Any]]  # the member's Ingresses, as the converge left them in the API
     routes: list[Route]
     results: dict[Route, ProbeResult]
-    values_file: Path
+    entrypoint: Entrypoint
 
 
 @contextmanager
 def served_member(inventory: Path, work: Path) -> Iterator[ServedMember]:
-    """Render the inventory's member, start a sandbox serving it (traefik values copied to
-    ``work/traefik-values.yaml``, so a test may change them), converge it with site.yml, and
-    wait until every route is served with its certificate; stop the sandbox on exit."""
-    member_dir = render(inventory, work / "render")
-    objects = rendered_objects(member_dir)
-    values_file = work / "traefik-values.yaml"
-    shutil.copyfile(member_dir / "traefik-values.yaml", values_file)
+    """Start a local cluster in ``work/sandbox``, converge the inventory's member with site.yml,
+    add the stand-in backends, and wait until every route is served through the entrypoint with
+    its certificate; stop the cluster on exit."""
     sandbox = Sandbox(work / "sandbox")
-    with running(sandbox, values_file):
-        converge(sandbox, objects, inventory)
+    with running(sandbox):
+        converge(sandbox, inventory)
+        objects = member_ingresses(sandbox)
+        add_standins(sandbox, objects)
         member_routes = routes(objects)
-        results = wait_served(sandbox, member_routes)
+        entrypoint, results = wait_served(sandbox, member_routes)
         not_ready = [
             f"{r.host}{r.path}: {results[r]}" for r in member_routes if not route_ready(r, results[r])
         ]
         if not_ready:
             raise DemoError("routes not served:\n" + "\n".join(not_ready))
-        yield ServedMember(sandbox, member_dir, objects, member_routes, results, values_file)
+        yield ServedMember(sandbox, objects, member_routes, results, entrypoint)
 
 
 def route_ready(route: Route, result: ProbeResult) -> bool:
@@ -312,20 +355,66 @@ def route_ready(route: Route, result: ProbeResult) -> bool:
     return result.json is not None and result.json.get("service") == route.service
 
 
+def wait_entrypoint(sandbox: Sandbox, timeout: float = 60.0) -> Entrypoint:
+    deadline = time.monotonic() + timeout
+    while (entrypoint := sandbox.entrypoint()) is None:
+        if time.monotonic() > deadline:
+            raise DemoError(
+                f"no LoadBalancer Service leads to a running traefik after {timeout:.0f} s "
+                f"(see {sandbox.dir / 'dataplane.json'} and {sandbox.dir / 'dataplane.log'})"
+            )
+        time.sleep(0.3)
+    return entrypoint
+
+
 def wait_served(
     sandbox: Sandbox, member_routes: list[Route], timeout: float = 90.0
-) -> dict[Route, ProbeResult]:
-    """Probe every route until all are served with their certificate, or the timeout passes."""
+) -> tuple[Entrypoint, dict[Route, ProbeResult]]:
+    """Probe every route through the entrypoint until all are served with their certificate, or
+    the timeout passes."""
     deadline = time.monotonic() + timeout
+    entrypoint = wait_entrypoint(sandbox, timeout)
     results: dict[Route, ProbeResult] = {}
     while True:
-        port = sandbox.websecure
         for route in member_routes:
             if route not in results or not route_ready(route, results[route]):
-                results[route] = probe(route.host, route.path, port, sandbox.ca_file, timeout=5)
+                results[route] = probe(route.host, route.path, entrypoint.https, sandbox.ca_file, timeout=5)
         if all(route_ready(r, results[r]) for r in member_routes) or time.monotonic() > deadline:
-            return results
+            return entrypoint, results
         time.sleep(0.3)
+
+
+def verify(sandbox: Sandbox, entrypoint: Entrypoint, inventory: Path = INVENTORY) -> tuple[bool, str]:
+    """``playbooks/verify.yml`` as a user runs it; it reads the entrypoint's address from the API.
+
+    Only what differs from a member is passed: the load balancer's local ports (a member's are
+    443 and 80) and the sandbox CA (a member's certificates chain to a public root).
+    """
+    extra = {"verify_https_port": entrypoint.https, "verify_ca_file": str(sandbox.ca_file)}
+    if entrypoint.http is not None:
+        extra["verify_http_port"] = entrypoint.http
+    else:
+        extra["verify_http_redirect"] = False
+    try:
+        output = sandbox.playbook("playbooks/verify.yml", inventory, "--extra-vars", json.dumps(extra))
+    except DemoError as exc:
+        return False, str(exc)
+    return True, output
+
+
+def verify_report(output: str) -> str:
+    """The route table verify.yml prints (its "Show the member's routes" task)."""
+    lines = output.splitlines()
+    for i, line in enumerate(lines):
+        if "TASK [Show the member's routes]" in line:
+            block = []
+            for row in lines[i + 1 :]:
+                if row.startswith("TASK [") or row.startswith("PLAY RECAP"):
+                    break
+                block.append(row)
+            body = [row for row in block if row.startswith("        ")]
+            return "\n".join(row[8:] for row in body).strip("\n") or "\n".join(block).strip()
+    return output.strip()
 
 
 def table(results: dict[Route, ProbeResult]) -> str:
@@ -363,42 +452,82 @@ def table(results: dict[Route, ProbeResult]) -> str:
     return "\n".join(lines)
 
 
+def demo(inventory: Path, work: Path, started: float) -> int:
+    def step(text: str) -> None:
+        print(f"[{time.monotonic() - started:5.1f} s] {text}", flush=True)
+
+    step("engines: checking the cache (building what is missing; cold, about 25 minutes)")
+    try:
+        engines.build_all()
+        engines.bin_dir()
+    except engines.EngineError as exc:
+        raise DemoError(str(exc)) from exc
+    sandbox = Sandbox(work / "sandbox")
+    step("starting the local cluster (etcd, kube-apiserver, controller-manager, scheduler, kwok, data plane)")
+    with running(sandbox):
+        step(
+            f"converging: ansible-playbook site.yml -i {os.path.relpath(inventory, ROOT)} (Helm releases included)"
+        )
+        converge(sandbox, inventory)
+        ingresses = member_ingresses(sandbox)
+        standins = add_standins(sandbox, ingresses)
+        member_routes = routes(ingresses)
+        step(
+            f"{len(ingresses)} Ingresses in the cluster; {len(standins)} stand-in backend Services added; "
+            f"probing {len(member_routes)} routes through the cluster entrypoint"
+        )
+        entrypoint, results = wait_served(sandbox, member_routes)
+        ready = sum(route_ready(r, res) for r, res in results.items())
+        step(
+            f"{ready}/{len(member_routes)} routes served through {entrypoint.service} "
+            f"(load balancer {entrypoint.address}, 443 -> {entrypoint.https}, 80 -> {entrypoint.http})"
+        )
+        print()
+        print(table(results))
+        print()
+        step("running playbooks/verify.yml (the entrypoint's address from the API)")
+        verified, output = verify(sandbox, entrypoint, inventory)
+        print()
+        print(verify_report(output) if verified else output[-6000:])
+        print()
+        step("verify.yml: " + ("every route passed" if verified else "FAILED"))
+        step("stopping the local cluster")
+    step(
+        f"stopped; {ready}/{len(member_routes)} routes served with their certificate, verify.yml "
+        + ("passed" if verified else "failed")
+    )
+    return 0 if ready == len(member_routes) and verified else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m sandbox.demo", description="Serve the local member through real traefik."
+        prog="python -m sandbox.demo",
+        description="Converge the local member on the local cluster and serve it through real traefik.",
     )
-    parser.add_argument("-i", "--inventory", type=Path, default=ROOT / "inventories" / "local")
     parser.add_argument(
-        "--work-dir", type=Path, help="where to render and keep the sandbox state (default: a temp dir)"
+        "-i",
+        "--inventory",
+        type=Path,
+        default=INVENTORY,
+        help="an inventory whose one member's kubeconfig is $KUBECONFIG (default: inventories/local)",
+    )
+    parser.add_argument(
+        "--work-dir", type=Path, help="where to keep the cluster's state and logs (default: a temp dir)"
     )
     args = parser.parse_args(argv)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="binder-demo-") as tmp:
         work = (args.work_dir or Path(tmp)).resolve()
-        print(f"rendering {args.inventory} ...", flush=True)
-        member_dir = render(args.inventory.resolve(), work / "render")
-        print(f"  rendered in {time.monotonic() - started:.1f} s", flush=True)
-        objects = rendered_objects(member_dir)
-        member_routes = routes(objects)
-        sandbox = Sandbox(work / "sandbox")
-        print("starting the sandbox (API, traefik, backends, certificate stand-in) ...", flush=True)
-        with running(sandbox, member_dir / "traefik-values.yaml"):
-            print(f"  sandbox up at {time.monotonic() - started:.1f} s", flush=True)
-            notes = converge(sandbox, objects, args.inventory.resolve())
-            for note in notes:
-                print(f"note: {note}")
-            print(
-                f"applied {len(objects)} objects of member {member_dir.name}; probing {len(member_routes)} routes ..."
-            )
-            results = wait_served(sandbox, member_routes)
-            print(f"  all routes probed at {time.monotonic() - started:.1f} s")
-            print()
-            print(table(results))
-            print()
-        ready = sum(route_ready(r, res) for r, res in results.items())
-        print(f"{ready}/{len(member_routes)} routes served with their certificate; sandbox stopped.")
-        print(f"demo took {time.monotonic() - started:.1f} s")
-    return 0 if ready == len(member_routes) else 1
+        try:
+            status = demo(args.inventory.resolve(), work, started)
+        except DemoError as exc:
+            print(f"demo failed: {exc}", file=sys.stderr)
+            status = 1
+        except KeyboardInterrupt:
+            print("interrupted; the local cluster is stopped", file=sys.stderr)
+            status = 130
+    print(f"demo took {time.monotonic() - started:.1f} s")
+    return status
 
 
 if __name__ == "__main__":

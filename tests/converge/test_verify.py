@@ -1,8 +1,10 @@
-"""playbooks/verify.yml against the local member served by the sandbox's real traefik.
+"""playbooks/verify.yml against the local member served by the local cluster's real traefik.
 
-One module-wide sandbox with the data plane: render inventories/local, start the sandbox with
-the rendered traefik values, converge with site.yml (sandbox.demo's helpers, as `make demo`
-does), wait until every route is served, then run verify.yml through the sandbox's ports.
+One module-wide cluster with the data plane: converge inventories/local with site.yml
+(sandbox.demo's helpers, as `make demo` does), wait until every route is served, then run
+verify.yml. verify.yml finds the address where it sends the probes through the API, in the
+entrypoint Service's status.loadBalancer (the data plane plays the cloud's load balancer);
+only the ports are the local cluster's own.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import trustme
-from converge_support import BIN, INVENTORY, REPO
+from converge_support import BIN, INVENTORY, REPO, Sandbox
 
 from sandbox.demo import ServedMember, served_member
 
@@ -29,15 +31,10 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedMember]:
 
 
 def verify(
-    served: ServedMember, ca_file: Path, address: str | None = "127.0.0.1", *args: str
+    kubeconfig: Path, ports: tuple[int, int], ca_file: Path, *args: str
 ) -> subprocess.CompletedProcess[str]:
-    extra = [
-        f"verify_https_port={served.sandbox.websecure}",
-        f"verify_http_port={served.sandbox.web}",
-        f"verify_ca_file={ca_file}",
-    ]
-    if address is not None:
-        extra.append(f"verify_address={address}")
+    https, http = ports
+    extra = [f"verify_https_port={https}", f"verify_http_port={http}", f"verify_ca_file={ca_file}"]
     cmd = [str(BIN / "ansible-playbook"), str(PLAYBOOK), "-i", str(INVENTORY), *args]
     for item in extra:
         cmd += ["-e", item]
@@ -45,9 +42,14 @@ def verify(
         **os.environ,
         "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
         "ANSIBLE_NOCOLOR": "1",
-        "KUBECONFIG": str(served.sandbox.kubeconfig),
+        "KUBECONFIG": str(kubeconfig),
     }
     return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False)
+
+
+def served_verify(served: ServedMember, ca_file: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    ports = (served.sandbox.websecure, served.sandbox.web)
+    return verify(served.sandbox.kubeconfig, ports, ca_file, *args)
 
 
 def table_rows(output: str) -> dict[tuple[str, str], list[str]]:
@@ -62,9 +64,10 @@ def table_rows(output: str) -> dict[tuple[str, str], list[str]]:
 
 
 def test_verify_reports_every_route_of_the_served_member(served: ServedMember) -> None:
-    run = verify(served, served.sandbox.ca_file)
+    run = served_verify(served, served.sandbox.ca_file)
     output = run.stdout + run.stderr
     assert run.returncode == 0, output
+    assert "member local via 127.0.0.1" in output, output
     rows = table_rows(output)
     for route in served.routes:
         cells = rows.get((route.host, route.path))
@@ -80,7 +83,7 @@ def test_verify_reports_every_route_of_the_served_member(served: ServedMember) -
 
 
 def test_verify_probes_the_same_in_check_mode(served: ServedMember) -> None:
-    run = verify(served, served.sandbox.ca_file, "127.0.0.1", "--check")
+    run = served_verify(served, served.sandbox.ca_file, "--check")
     output = run.stdout + run.stderr
     assert run.returncode == 0, output
     rows = table_rows(output)
@@ -94,7 +97,7 @@ def test_verify_fails_every_route_when_the_certificate_does_not_verify(
 ) -> None:
     other_ca = tmp_path / "other-ca.pem"
     trustme.CA().cert_pem.write_to_path(str(other_ca))
-    run = verify(served, other_ca)
+    run = served_verify(served, other_ca)
     output = run.stdout + run.stderr
     assert run.returncode != 0, output
     rows = table_rows(output)
@@ -105,16 +108,18 @@ def test_verify_fails_every_route_when_the_certificate_does_not_verify(
     assert f"member local: {len(served.routes)} of {len(served.routes)} routes failed" in output
 
 
-def test_verify_without_an_address_reads_the_entrypoint_and_says_it_has_none_yet(
-    served: ServedMember,
-) -> None:
-    # The sandbox never fills status.loadBalancer, like a cloud whose load balancer is still pending.
-    run = verify(served, served.sandbox.ca_file, address=None)
+def test_verify_says_when_the_entrypoint_has_no_address_yet(sandbox: Sandbox) -> None:
+    # A cluster without the data plane has no load-balancer controller, like a cloud whose load
+    # balancer is still pending: the converged entrypoint Service has no address.
+    namespace = sandbox.create_namespace("pending")
+    converged = sandbox.converge(namespace)
+    assert converged.rc == 0, converged.output[-4000:]
+    run = verify(sandbox.kubeconfig, (443, 80), sandbox.dir / "ca.crt", "-e", f"binder_namespace={namespace}")
     output = run.stdout + run.stderr
     assert run.returncode != 0, output
     assert "TASK [Read the entrypoint Service]" in output
     assert (
-        "member local: the entrypoint Service binder-local/cluster-entrypoint has no load-balancer address yet"
-        in output
+        f"member local: the entrypoint Service {namespace}/cluster-entrypoint has no load-balancer address yet"
+        in " ".join(output.split())
     ), output
     assert "Probe every host and path" not in output

@@ -1,4 +1,4 @@
-"""The session's sandbox serving the local member (see e2e_member.py)."""
+"""The session's local cluster serving the local member (see e2e_member.py)."""
 
 from __future__ import annotations
 
@@ -13,11 +13,4 @@ from sandbox.demo import served_member
 @pytest.fixture(scope="session")
 def member(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Member]:
     with served_member(INVENTORY, tmp_path_factory.mktemp("e2e")) as served:
-        yield Member(
-            served.sandbox,
-            served.member_dir,
-            served.objects,
-            served.routes,
-            served.values_file,
-            served.values_file.read_text(),
-        )
+        yield Member.of(served)

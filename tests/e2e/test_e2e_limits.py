@@ -45,7 +45,8 @@ def test_request_body_limits(member: Member, host: str, size: int, status: int) 
 
 
 def test_the_roles_timeouts_reach_traefik(member: Member) -> None:
-    values = yaml.safe_load(member.rendered_values)
+    # The values the converge gave the traefik release, and what the traefik serving it runs with.
+    values = yaml.safe_load(member.traefik_values)
     set_by_role = values["ports"]["websecure"]["transport"]["respondingTimeouts"]
     api = member.sandbox.dataplane()["traefik"]["api"]
     with urllib.request.urlopen(f"http://127.0.0.1:{api}/api/entrypoints/websecure", timeout=5) as response:
@@ -67,8 +68,9 @@ def seconds(duration: int | str) -> float:
 
 @pytest.fixture(scope="module")
 def short_timeouts(member: Member) -> Iterator[Member]:
-    """The rendered values with only the websecure timeouts shortened."""
-    values = yaml.safe_load(member.rendered_values)
+    """The traefik release upgraded with the converge's values, only the websecure timeouts shortened;
+    upgraded back to them afterwards."""
+    values = yaml.safe_load(member.traefik_values)
     values["ports"]["websecure"]["transport"]["respondingTimeouts"] = {
         "readTimeout": f"{READ_TIMEOUT:g}s",
         "idleTimeout": f"{IDLE_TIMEOUT:g}s",
@@ -77,7 +79,7 @@ def short_timeouts(member: Member) -> Iterator[Member]:
     try:
         yield member
     finally:
-        member.set_traefik_values(member.rendered_values)
+        member.set_traefik_values(member.traefik_values)
 
 
 def _body_bytes(answer: Answer | str) -> int | None:

@@ -24,7 +24,7 @@ def test_ping_answers(member: Member) -> None:
 
 
 def test_prometheus_metrics_carry_the_labels_the_role_asks_for(member: Member) -> None:
-    prometheus = yaml.safe_load(member.rendered_values)["metrics"]["prometheus"]
+    prometheus = yaml.safe_load(member.traefik_values)["metrics"]["prometheus"]
     assert probe(HOST, "/metrics-probe", member.websecure, member.sandbox.ca_file).status == 200
     status, text = _get(f"http://127.0.0.1:{member.sandbox.dataplane()['traefik']['metrics']}/metrics")
     assert status == 200
@@ -34,7 +34,7 @@ def test_prometheus_metrics_carry_the_labels_the_role_asks_for(member: Member) -
 
 
 def test_the_access_log_records_requests(member: Member) -> None:
-    values = yaml.safe_load(member.rendered_values)
+    values = yaml.safe_load(member.traefik_values)
     assert values["accessLog"]["enabled"] is True
     path = "/access-log-probe-" + str(time.time_ns())
     assert probe(HOST, path, member.websecure, member.sandbox.ca_file).status == 200

@@ -59,9 +59,9 @@ def _probe_path(path: str, exact: bool) -> str:
     return path if exact else path + "e2e-probe/x"
 
 
-def test_the_rendered_routes_are_exactly_the_inventorys(member: Member) -> None:
-    rendered = {(r.host, r.path, r.service) for r in member.routes if r.service != "redirector"}
-    assert rendered == {(host, path, service) for _, host, path, service in EXPECTED}
+def test_the_converged_routes_are_exactly_the_inventorys(member: Member) -> None:
+    converged = {(r.host, r.path, r.service) for r in member.routes if r.service != "redirector"}
+    assert converged == {(host, path, service) for _, host, path, service in EXPECTED}
 
 
 @pytest.mark.parametrize(
@@ -104,7 +104,7 @@ def test_plain_http_is_redirected_to_https_keeping_host_and_path(member: Member)
     import http.client
 
     host = COMPONENTS["binderhub"]["hosts"][0]
-    connection = http.client.HTTPConnection("127.0.0.1", member.sandbox.web, timeout=10)
+    connection = http.client.HTTPConnection(member.entrypoint.address, member.web, timeout=10)
     try:
         connection.request("GET", "/v2/gh/a/b", headers={"Host": host})
         response = connection.getresponse()
@@ -112,7 +112,7 @@ def test_plain_http_is_redirected_to_https_keeping_host_and_path(member: Member)
     finally:
         connection.close()
     assert response.status in (301, 308)
-    # The sandbox redirects to its local websecure port where the member would use 443.
+    # The local cluster redirects to its local websecure port where the member would use 443.
     assert location == f"https://{host}:{member.websecure}/v2/gh/a/b"
 
 

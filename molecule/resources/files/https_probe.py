@@ -6,6 +6,7 @@ so the verify playbooks use this helper (the equivalent of `curl --resolve host:
 
 Input (stdin, JSON): {"connect": "127.0.0.1", "port": 8443, "ca": "/path/ca.crt",
                       "timeout": 10, "probes": [{"host": "hub.local.test", "path": "/"}, ...]}
+A probe may set its own "port", and "scheme": "http" for plain HTTP (no TLS, "cert" null).
 Output (stdout, JSON): one result per probe, in order: {"host", "path", "status", "location",
     "body" (parsed JSON or null), "cert": {"subject_cn", "issuer_cn", "sans", "not_after"} or null,
     "error" or null}.
@@ -75,7 +76,12 @@ def probe(spec: dict[str, Any], context: ssl.SSLContext, item: dict[str, Any]) -
         "cert": None,
         "error": None,
     }
-    conn = PinnedHTTPSConnection(item["host"], spec["connect"], int(spec["port"]), context, spec["timeout"])
+    port = int(item.get("port", spec["port"]))
+    conn: http.client.HTTPConnection
+    if item.get("scheme", "https") == "http":
+        conn = http.client.HTTPConnection(spec["connect"], port, timeout=spec["timeout"])
+    else:
+        conn = PinnedHTTPSConnection(item["host"], spec["connect"], port, context, spec["timeout"])
     try:
         # The Host header of a request to port 443: no port in it, whatever local port stands for 443.
         headers = {"Host": item["host"], "User-Agent": "binder.ingress-verify"}
@@ -84,7 +90,7 @@ def probe(spec: dict[str, Any], context: ssl.SSLContext, item: dict[str, Any]) -
         raw = response.read()
         result["status"] = response.status
         result["location"] = response.getheader("Location")
-        result["cert"] = conn.peer_cert
+        result["cert"] = getattr(conn, "peer_cert", None)
         try:
             result["body"] = json.loads(raw)
         except ValueError:
