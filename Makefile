@@ -33,7 +33,7 @@ deb:
 # The local cluster's engines (etcd, kube-apiserver, kube-controller-manager, kube-scheduler,
 # kwok, helm), built from the Go modules pinned in engines/*/go.mod with the machine's Go into
 # ~/.cache/binder-ingress/engines (BINDER_ENGINES_CACHE), keyed by those pins: cold, about
-# 25 minutes on 2 cores; cached, a second. Progress is printed while it builds.
+# 14 minutes on 2 cores; cached, under a second. Progress is printed while it builds.
 engines:
 	@$(PYTHON) -m sandbox.engines
 # Every command that starts the local cluster or drives Helm finds the engines on PATH.

@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.engines_bench [--cold] [--json FILE]
 
 Warm: `python -m sandbox.engines` with the engines already in their cache (what every
-`make test` after the first pays). Cold (`--cold`, about half an hour on 2 cores): the same
+`make test` after the first pays). Cold (`--cold`, about 14 minutes on 2 cores): the same
 build into an empty engine cache with empty GOCACHE and GOMODCACHE, so every module is
 downloaded from the Go module proxy and every package compiled, as on a new machine.
 """
