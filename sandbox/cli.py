@@ -8,6 +8,7 @@ import importlib.util
 import json
 import os
 import secrets
+import shutil
 import ssl
 import subprocess
 import sys
@@ -65,8 +66,6 @@ def _clean(directory: Path, state: dict[str, Any] | None) -> None:
     for name in _STATE_FILES:
         with contextlib.suppress(FileNotFoundError):
             (directory / name).unlink()
-    import shutil
-
     shutil.rmtree(directory / "etcd", ignore_errors=True)
 
 

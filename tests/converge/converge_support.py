@@ -19,11 +19,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from sandbox import audit
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 INVENTORY = REPO / "inventories" / "local"
+LOCAL_VARS: dict[str, Any] = yaml.safe_load((INVENTORY / "host_vars" / "local.yml").read_text())
+CHARTS = REPO / "tests" / "charts"
 RECAP = re.compile(
     r"^(?P<host>\S+)\s+: ok=(?P<ok>\d+)\s+changed=(?P<changed>\d+)\s+unreachable=(?P<unreachable>\d+)"
     r"\s+failed=(?P<failed>\d+)\s+skipped=(?P<skipped>\d+)\s+rescued=(?P<rescued>\d+)\s+ignored=(?P<ignored>\d+)",
@@ -139,3 +143,24 @@ class Sandbox:
             namespace, label_selector=f"owner=helm,name={name}"
         )
         return {int(s.metadata.labels["version"]): s.metadata.labels["status"] for s in secrets.items}
+
+
+def member_inventory(directory: Path, members: dict[str, dict[str, Any]]) -> Path:
+    """An inventory in `directory` with these members: inventories/local's group_vars, and each
+    member's host_vars as local's with the member's own variables over them."""
+    inventory = directory / "inventory"
+    (inventory / "host_vars").mkdir(parents=True)
+    (inventory / "group_vars").symlink_to(INVENTORY / "group_vars")
+    (inventory / "hosts.yml").write_text(
+        (INVENTORY / "hosts.yml").read_text().replace("local:", "\n    ".join(f"{m}:" for m in members))
+    )
+    for member, member_vars in members.items():
+        merged = dict(
+            LOCAL_VARS,
+            # inventories/local finds the fixture charts from its own directory; this one is elsewhere.
+            traefik_chart_path=str(CHARTS / "traefik"),
+            cert_manager_chart_path=str(CHARTS / "cert-manager"),
+            **member_vars,
+        )
+        (inventory / "host_vars" / f"{member}.yml").write_text(yaml.safe_dump(merged))
+    return inventory

@@ -10,10 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-from converge_support import INVENTORY, REPO, Sandbox
+from converge_support import LOCAL_VARS, REPO, Sandbox, member_inventory
 from kubernetes import client
-from test_site import CHARTS, LOCAL_VARS, ok
+from test_site import ok
 
 
 def _deployment(sandbox: Sandbox, namespace: str, name: str) -> Any:
@@ -57,25 +56,6 @@ def test_install_upgrade_and_no_op(sandbox: Sandbox) -> None:
     assert traefik.spec.replicas == 3 and traefik.status.ready_replicas == 3
 
 
-def _inventory(tmp_path: Path, members: dict[str, dict[str, Any]]) -> Path:
-    inventory = tmp_path / "inventory"
-    (inventory / "host_vars").mkdir(parents=True)
-    (inventory / "group_vars").symlink_to(INVENTORY / "group_vars")
-    (inventory / "hosts.yml").write_text(
-        (INVENTORY / "hosts.yml").read_text().replace("local:", "\n    ".join(f"{m}:" for m in members))
-    )
-    for member, member_vars in members.items():
-        merged = dict(
-            LOCAL_VARS,
-            # inventories/local finds the fixture charts from its own directory; this one is elsewhere.
-            traefik_chart_path=str(CHARTS / "traefik"),
-            cert_manager_chart_path=str(CHARTS / "cert-manager"),
-            **member_vars,
-        )
-        (inventory / "host_vars" / f"{member}.yml").write_text(yaml.safe_dump(merged))
-    return inventory
-
-
 def _failure(output: str, member: str) -> str:
     """The one failed task's report of `member`, joined into one line (the callback wraps it)."""
     lines = output.splitlines()
@@ -98,7 +78,7 @@ def test_a_failed_upgrade_rolls_back_and_the_other_member_converges(
         member: {"binder_kubeconfig": str(box.kubeconfig), "binder_namespace": namespaces[member]}
         for member, box in clusters.items()
     }
-    alone = _inventory(tmp_path / "one", {"alpha": members["alpha"]})
+    alone = member_inventory(tmp_path / "one", {"alpha": members["alpha"]})
     ok(sandbox.playbook(REPO / "site.yml", inventory=alone), "alpha")
     assert sandbox.releases(namespaces["alpha"], "traefik") == {1: "deployed"}
 
@@ -108,7 +88,7 @@ def test_a_failed_upgrade_rolls_back_and_the_other_member_converges(
         traefik_values_overrides={"nodeSelector": {"binder.ingress/no-such-node": "true"}},
         traefik_helm_timeout="20s",
     )
-    run = sandbox.playbook(REPO / "site.yml", inventory=_inventory(tmp_path / "two", members))
+    run = sandbox.playbook(REPO / "site.yml", inventory=member_inventory(tmp_path / "two", members))
 
     assert run.rc != 0
     assert run.recap["alpha"]["failed"] == 1, run.output[-4000:]

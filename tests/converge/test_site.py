@@ -7,11 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from converge_support import INVENTORY, REPO, Run, Sandbox
+from converge_support import LOCAL_VARS, REPO, Run, Sandbox, member_inventory
 from kubernetes import client
 
-LOCAL_VARS = yaml.safe_load((INVENTORY / "host_vars" / "local.yml").read_text())
-CHARTS = REPO / "tests" / "charts"
 SET_LABELS = (
     "app.kubernetes.io/managed-by=binder.ingress,binder.ingress/member=local,binder.ingress/set=ingresses"
 )
@@ -163,25 +161,13 @@ def test_a_failing_member_leaves_the_other_converged(sandbox: Sandbox, tmp_path:
     broken_kubeconfig = tmp_path / "broken-kubeconfig"
     broken_kubeconfig.write_text(yaml.safe_dump(broken_config))
 
-    inventory = tmp_path / "inventory"
-    (inventory / "host_vars").mkdir(parents=True)
-    (inventory / "group_vars").symlink_to(INVENTORY / "group_vars")
-    (inventory / "hosts.yml").write_text(
-        (INVENTORY / "hosts.yml").read_text().replace("local:", "good:\n    broken:")
+    inventory = member_inventory(
+        tmp_path,
+        {
+            "good": {"binder_kubeconfig": str(sandbox.kubeconfig), "binder_namespace": good_ns},
+            "broken": {"binder_kubeconfig": str(broken_kubeconfig), "binder_namespace": "broken"},
+        },
     )
-    for member, kubeconfig, namespace in (
-        ("good", sandbox.kubeconfig, good_ns),
-        ("broken", broken_kubeconfig, "broken"),
-    ):
-        member_vars = dict(
-            LOCAL_VARS,
-            binder_kubeconfig=str(kubeconfig),
-            binder_namespace=namespace,
-            # inventories/local finds the fixture charts from its own directory; this inventory is elsewhere.
-            traefik_chart_path=str(CHARTS / "traefik"),
-            cert_manager_chart_path=str(CHARTS / "cert-manager"),
-        )
-        (inventory / "host_vars" / f"{member}.yml").write_text(yaml.safe_dump(member_vars))
 
     run = sandbox.playbook(REPO / "site.yml", inventory=inventory)
 
