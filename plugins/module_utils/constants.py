@@ -1,0 +1,48 @@
+# Copyright (c) binder.ingress developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Names every part of the collection agrees on, spelled once.
+
+Labels and set names select what the collection owns (apply and prune); middleware and
+redirector names tie the Ingresses to traefik's file provider. Filters, modules and tests
+import them from here; role tasks get them through the filters and modules.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "LABEL_COMPONENT",
+    "LABEL_MANAGED_BY",
+    "LABEL_MEMBER",
+    "LABEL_SET",
+    "MANAGED_BY",
+    "MIDDLEWARE_DEFAULT",
+    "MIDDLEWARE_HARBOR",
+    "MIDDLEWARE_HUB",
+    "REDIRECTOR",
+    "REDIRECTOR_SERVICE",
+    "SET_CLUSTER_ISSUERS",
+    "SET_ENTRYPOINT",
+    "SET_INGRESSES",
+]
+
+# Every object the collection writes carries these labels.
+MANAGED_BY = "binder.ingress"
+LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
+LABEL_MEMBER = "binder.ingress/member"
+LABEL_SET = "binder.ingress/set"
+LABEL_COMPONENT = "binder.ingress/component"
+
+# The sets a member's objects belong to (value of LABEL_SET).
+SET_ENTRYPOINT = "entrypoint"
+SET_CLUSTER_ISSUERS = "cluster-issuers"
+SET_INGRESSES = "ingresses"
+
+# traefik file-provider middlewares the traefik role defines; Ingresses name them `<name>@file`.
+MIDDLEWARE_HUB = "hub"
+MIDDLEWARE_HARBOR = "harbor"
+MIDDLEWARE_DEFAULT = "default"
+
+# The redirector component and its selector-less Service.
+REDIRECTOR = "redirector"
+REDIRECTOR_SERVICE = "redirector"
