@@ -1,0 +1,1 @@
+"""Maintainer tools of the repository (not part of the collection)."""
