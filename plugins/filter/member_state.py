@@ -48,8 +48,6 @@ options:
     type: bool
     default: true
 seealso:
-  - plugin: binder.ingress.ingress_manifests
-    plugin_type: filter
   - plugin: binder.ingress.redirect_middlewares
     plugin_type: filter
 """

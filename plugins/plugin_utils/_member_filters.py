@@ -1,6 +1,6 @@
 # Copyright: binder.ingress contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The shell shared by the filters over the member model (member_state, ingress_manifests).
+"""The shell of the filters over the member model (member_state).
 
 Private to this collection: checks the filter's options, builds the member with the pure
 model, and turns every problem the model reports into one AnsibleFilterError, one line per

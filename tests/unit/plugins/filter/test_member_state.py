@@ -1,4 +1,4 @@
-"""binder.ingress.member_state and binder.ingress.ingress_manifests: thin, type-checked shells over the model."""
+"""binder.ingress.member_state: a thin, type-checked shell over the model."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 import yaml
 from ansible.errors import AnsibleFilterError
-from ansible_collections.binder.ingress.plugins.filter import ingress_manifests as ingress_manifests_plugin
 from ansible_collections.binder.ingress.plugins.filter import member_state as member_state_plugin
 from ansible_collections.binder.ingress.plugins.module_utils.model import build_member
 
@@ -23,7 +22,6 @@ CATALOGUE: dict[str, Any] = {
 }
 FILTERS = [
     pytest.param(member_state_plugin, "member_state", id="member_state"),
-    pytest.param(ingress_manifests_plugin, "ingress_manifests", id="ingress_manifests"),
 ]
 
 
@@ -35,17 +33,6 @@ def test_member_state_is_the_model() -> None:
     result = get_filter(member_state_plugin, "member_state")(CATALOGUE, member="gke", namespace="prod")
     assert result == build_member("gke", CATALOGUE, namespace="prod").as_dict()
     assert json.loads(json.dumps(result)) == result
-
-
-def test_ingress_manifests_are_the_models() -> None:
-    result = get_filter(ingress_manifests_plugin, "ingress_manifests")(
-        CATALOGUE, member="gke", namespace="prod", ingress_class="other", tls_acme=False
-    )
-    expected = build_member(
-        "gke", CATALOGUE, namespace="prod", ingress_class="other", tls_acme=False
-    ).ingresses
-    assert result == expected
-    assert [m["kind"] for m in result] == ["Ingress", "Ingress"]
 
 
 @pytest.mark.parametrize(("plugin", "name"), FILTERS)
@@ -135,7 +122,7 @@ PLAYBOOK = """\
         msg:
           - "{{ (catalogue | binder.ingress.member_state(member='gke', namespace='prod')).summary }}"
           - "{{ catalogue.redirector.redirects | binder.ingress.redirect_middlewares(member='gke') }}"
-          - "{{ catalogue | binder.ingress.ingress_manifests(member='gke', namespace='prod') | length }} ingresses"
+          - "{{ (catalogue | binder.ingress.member_state(member='gke', namespace='prod')).ingresses | length }} ingresses"
 """
 
 
