@@ -1,8 +1,13 @@
 """The local cluster for tests, the demo and benchmarks: real engines on loopback.
 
-etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok, built from pinned Go
-modules (`sandbox.engines`), a fault proxy in front of the API, and a data plane with real
-traefik. It never imports the collection's code.
+- `sandbox.controlplane`: etcd, kube-apiserver, kube-controller-manager, kube-scheduler and
+  kwok, and their PKI;
+- `sandbox.faultproxy`: the HTTPS proxy in front of kube-apiserver that injects faults;
+- `sandbox.dataplane`: real traefik, the load balancer, stand-in backends and certificates;
+- the harness: `sandbox.cli` (`python -m sandbox up|down|...`), `sandbox.engines` (the engines,
+  built from pinned Go modules), `sandbox.audit` (the audit log) and `sandbox.demo` (`make demo`).
+
+It never imports the collection's code. docs/sandbox.md describes it.
 """
 
 __all__: list[str] = []

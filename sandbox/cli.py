@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from sandbox import engines
-from sandbox.cluster import (
+from sandbox.controlplane.cluster import (
     SandboxError,
     alive,
     spawn,

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from sandbox import engines
-from sandbox.cluster import alive
+from sandbox.controlplane.cluster import alive
 from sandbox.dataplane.probe import ProbeResult, probe
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,4 +1,4 @@
-"""The fault proxy (sandbox/faultproxy.py) in front of a small HTTPS upstream, all in-process on 127.0.0.1."""
+"""The fault proxy (sandbox/faultproxy/proxy.py) in front of a small HTTPS upstream, all in-process on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -27,8 +27,8 @@ from aiohttp import web
 from multidict import CIMultiDict
 from yarl import URL
 
-from sandbox.faultproxy import FaultProxy, ProxyConfig, fault_answer, main, request_verb, serve
-from sandbox.faults import parse
+from sandbox.faultproxy.faults import parse
+from sandbox.faultproxy.proxy import FaultProxy, ProxyConfig, fault_answer, main, request_verb, serve
 
 REPO = Path(__file__).resolve().parents[3]
 TOKEN = "sandbox-admin-token"

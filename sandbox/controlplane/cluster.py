@@ -28,11 +28,12 @@ from typing import Any
 
 import yaml
 
-from sandbox import engines, pki
+from sandbox import engines
 from sandbox.audit import POLICY
+from sandbox.controlplane import pki
 
 STOP_TIMEOUT = 10.0
-_PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
+_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])  # the directory holding sandbox/
 NODE_NAME = "sandbox"
 POD_CIDR = "10.244.0.0/16"
 # Stopped last to first.

@@ -1,6 +1,6 @@
 """The fault proxy: an HTTPS reverse proxy in front of kube-apiserver that injects faults.
 
-Clients talk to the proxy as if it were the API server. A request that a fault (sandbox/faults.py,
+Clients talk to the proxy as if it were the API server. A request that a fault (sandbox/faultproxy/faults.py,
 docs/sandbox.md "Fault injection") fires on is answered here — an error `Status`, a 429 with
 `Retry-After`, a 409, a delay before forwarding, or a dropped connection — and recorded in a
 JSON-lines log. Every other request goes to kube-apiserver unchanged (method, path, query, headers
@@ -39,7 +39,7 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from sandbox.faults import Fault, Faults, FaultSpecError, parse
+from sandbox.faultproxy.faults import Fault, Faults, FaultSpecError, parse
 
 if TYPE_CHECKING:
     import aiohttp
