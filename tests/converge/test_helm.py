@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from converge_support import LOCAL_VARS, REPO, Sandbox, member_inventory
+from harness import LOCAL_VARS, REPO, Sandbox, member_inventory
 from kubernetes import client
 from test_site import ok
 

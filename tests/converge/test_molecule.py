@@ -7,7 +7,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from converge_support import BIN, REPO
+from harness import BIN, REPO
 
 from sandbox import engines
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from converge_support import LOCAL_VARS, REPO, Run, Sandbox, member_inventory
+from harness import LOCAL_VARS, REPO, Run, Sandbox, member_inventory
 from kubernetes import client
 
 SET_LABELS = (

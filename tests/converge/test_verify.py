@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import trustme
-from converge_support import BIN, INVENTORY, REPO, Sandbox
+from harness import BIN, INVENTORY, REPO, Sandbox
 
 from sandbox.demo import ServedMember, served_member
 

@@ -1,11 +1,11 @@
-"""The session's local cluster serving the local member (see e2e_member.py)."""
+"""The session's local cluster serving the local member, as ``make demo`` serves it (tests/harness.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import pytest
-from e2e_member import INVENTORY, Member
+from harness import INVENTORY, Member
 
 from sandbox.demo import served_member
 

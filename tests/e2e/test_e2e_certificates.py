@@ -5,7 +5,7 @@ from __future__ import annotations
 import ssl
 
 import pytest
-from e2e_member import Member, local_member
+from harness import Member, local_member
 
 from sandbox.dataplane.probe import connect, peer_cert
 

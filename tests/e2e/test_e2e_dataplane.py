@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from cryptography import x509
-from e2e_member import Member, local_member
+from harness import Member, local_member
 
 from sandbox.dataplane.probe import probe
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 import yaml
-from e2e_member import Member, local_member
+from harness import Member, local_member
 from rawhttp import Answer, Connection, trickle, upload
 
 COMPONENTS = local_member()["binder_ingresses_components"]

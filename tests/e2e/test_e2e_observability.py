@@ -7,7 +7,7 @@ import urllib.request
 from pathlib import Path
 
 import yaml
-from e2e_member import Member, local_member
+from harness import Member, local_member
 
 from sandbox.dataplane.probe import probe
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from e2e_member import Member, local_member
+from harness import Member, local_member
 
 from sandbox.dataplane.probe import probe
 

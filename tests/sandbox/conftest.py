@@ -8,14 +8,12 @@ bookmark timing) are marked `sandbox_only` and skipped there.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from conformance import REAL_KUBECONFIG, REPO, ROOT_CA, Cluster, unique, wait_for
-from kubernetes import client, config, dynamic
+from conformance import REAL_KUBECONFIG, ROOT_CA, unique, wait_for
+from harness import Cluster, started
+from kubernetes import client, dynamic
 from kubernetes.client.rest import ApiException
 
 
@@ -37,46 +35,28 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
-def _start_sandbox(directory: Path) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "sandbox", "up", "--dir", str(directory), "--no-dataplane"],
-        check=True,
-        cwd=REPO,
-        capture_output=True,
-        timeout=60,
-    )
-
-
 @pytest.fixture(scope="session")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     if REAL_KUBECONFIG:
-        api = config.new_client_from_config(config_file=REAL_KUBECONFIG)
-        yield Cluster(REAL_KUBECONFIG, None, api)
+        yield Cluster(REAL_KUBECONFIG)
         return
-    directory = tmp_path_factory.mktemp("sandbox")
-    _start_sandbox(directory)
-    try:
-        kubeconfig = str(directory / "kubeconfig")
-        yield Cluster(kubeconfig, directory, config.new_client_from_config(config_file=kubeconfig))
-    finally:
-        subprocess.run(
-            [sys.executable, "-m", "sandbox", "down", "--dir", str(directory)], cwd=REPO, timeout=60
-        )
+    with started(tmp_path_factory.mktemp("sandbox")) as box:
+        yield box
 
 
 @pytest.fixture(scope="session")
 def core(cluster: Cluster) -> client.CoreV1Api:
-    return client.CoreV1Api(cluster.api)
+    return client.CoreV1Api(cluster.api())
 
 
 @pytest.fixture(scope="session")
 def networking(cluster: Cluster) -> client.NetworkingV1Api:
-    return client.NetworkingV1Api(cluster.api)
+    return client.NetworkingV1Api(cluster.api())
 
 
 @pytest.fixture(scope="session")
 def dyn(cluster: Cluster) -> dynamic.DynamicClient:
-    return dynamic.DynamicClient(cluster.api)
+    return dynamic.DynamicClient(cluster.api())
 
 
 @pytest.fixture

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from conformance import Cluster, own, status_of, unique, wait_for
+from conformance import own, status_of, unique, wait_for
+from harness import Cluster
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conformance import Cluster
+from harness import Cluster
 from kubernetes import client, dynamic
 from kubernetes.client.rest import ApiException
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 
 import yaml
-from conformance import BIN, Cluster
+from harness import Cluster
 
 PLAY = """
 - name: Exercise kubernetes.core against the conformance cluster
@@ -97,27 +96,20 @@ def test_k8s_and_k8s_info_with_check_mode(cluster: Cluster, ns: str, tmp_path: P
     playbook = tmp_path / "play.yml"
     playbook.write_text(PLAY)
     report = tmp_path / "report.yml"
-    proc = subprocess.run(
-        [
-            str(BIN / "ansible-playbook"),
-            "-i",
-            "localhost,",
-            "-c",
-            "local",
-            str(playbook),
-            "-e",
-            f"ns={ns}",
-            "-e",
-            f"report={report}",
-            "-e",
-            f"ansible_python_interpreter={sys.executable}",
-        ],
-        capture_output=True,
-        text=True,
-        env=cluster.env(),
+    run = cluster.playbook(
+        playbook,
+        "-c",
+        "local",
+        "-e",
+        f"ns={ns}",
+        "-e",
+        f"report={report}",
+        "-e",
+        f"ansible_python_interpreter={sys.executable}",
+        inventory="localhost,",
         timeout=240,
     )
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    assert run.rc == 0, run.output[-6000:]
     got = yaml.safe_load(report.read_text())
     # check / real / check / real: changed, changed, unchanged, unchanged — and check mode stores nothing.
     assert (got["check1"], got["real1"], got["check2"], got["real2"]) == (True, True, False, False)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conformance import Cluster
+from harness import Cluster
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 

@@ -8,7 +8,6 @@ import os
 import signal
 import ssl
 import stat
-import subprocess
 import sys
 import time
 import urllib.error
@@ -18,22 +17,14 @@ from typing import Any
 
 import pytest
 import yaml
-from conformance import REPO, Cluster, wait_for
+from conformance import wait_for
+from harness import Cluster, sandbox_cli
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from sandbox import audit
 
 pytestmark = pytest.mark.sandbox_only
-
-
-def _sandbox(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(
-        [sys.executable, "-m", "sandbox", *args], cwd=REPO, capture_output=True, text=True, timeout=90
-    )
-    if check and proc.returncode != 0:
-        raise AssertionError(f"sandbox {' '.join(args)}: {proc.returncode} {proc.stderr}")
-    return proc
 
 
 def _state(cluster: Cluster) -> dict[str, Any]:
@@ -93,14 +84,14 @@ def test_requests_without_the_token_are_401(cluster: Cluster, token: str | None)
 
 def test_status_reports_a_running_sandbox(cluster: Cluster) -> None:
     assert cluster.sandbox_dir is not None
-    report = json.loads(_sandbox("status", "--dir", str(cluster.sandbox_dir)).stdout)
+    report = json.loads(sandbox_cli("status", "--dir", str(cluster.sandbox_dir)).stdout)
     assert report["running"] is True and report["api"]["pid"] == _state(cluster)["pid"]
 
 
 def test_run_passes_kubeconfig_and_exit_code_then_stops(tmp_path: Path) -> None:
     script = "import os,sys; open(sys.argv[1],'w').write(os.environ['KUBECONFIG']); sys.exit(7)"
     out = tmp_path / "seen"
-    proc = _sandbox(
+    proc = sandbox_cli(
         "run",
         "--dir",
         str(tmp_path / "sb"),
@@ -119,7 +110,7 @@ def test_run_passes_kubeconfig_and_exit_code_then_stops(tmp_path: Path) -> None:
 
 def test_stale_state_is_detected_and_cleaned(tmp_path: Path) -> None:
     directory = tmp_path / "stale"
-    state = json.loads(_sandbox("up", "--dir", str(directory), "--no-dataplane").stdout)
+    state = json.loads(sandbox_cli("up", "--dir", str(directory), "--no-dataplane").stdout)
     os.killpg(state["pid"], signal.SIGKILL)
     wait_for(
         lambda: (
@@ -129,20 +120,20 @@ def test_stale_state_is_detected_and_cleaned(tmp_path: Path) -> None:
         10,
         "the killed sandbox to die",
     )
-    report = _sandbox("status", "--dir", str(directory), check=False)
+    report = sandbox_cli("status", "--dir", str(directory), check=False)
     assert report.returncode == 3 and json.loads(report.stdout)["running"] is False
     assert not (directory / "state.json").exists()
-    again = json.loads(_sandbox("up", "--dir", str(directory), "--no-dataplane").stdout)
+    again = json.loads(sandbox_cli("up", "--dir", str(directory), "--no-dataplane").stdout)
     try:
         assert again["pid"] != state["pid"]
     finally:
-        _sandbox("down", "--dir", str(directory))
-    assert _sandbox("status", "--dir", str(directory), check=False).returncode == 3
+        sandbox_cli("down", "--dir", str(directory))
+    assert sandbox_cli("status", "--dir", str(directory), check=False).returncode == 3
 
 
 def test_up_refuses_a_second_sandbox_in_the_same_dir(cluster: Cluster) -> None:
     assert cluster.sandbox_dir is not None
-    proc = _sandbox("up", "--dir", str(cluster.sandbox_dir), "--no-dataplane", check=False)
+    proc = sandbox_cli("up", "--dir", str(cluster.sandbox_dir), "--no-dataplane", check=False)
     assert proc.returncode == 1 and "already running" in proc.stderr
 
 
@@ -178,7 +169,7 @@ def test_audit_log_records_requests(cluster: Cluster, core: client.CoreV1Api, ns
 
 def _fault(cluster: Cluster, *args: str) -> Any:
     assert cluster.sandbox_dir is not None
-    return json.loads(_sandbox("fault", "--dir", str(cluster.sandbox_dir), *args).stdout)
+    return json.loads(sandbox_cli("fault", "--dir", str(cluster.sandbox_dir), *args).stdout)
 
 
 @pytest.fixture
@@ -231,14 +222,14 @@ def test_fault_delay_and_drop(cluster: Cluster, ns: str, faults: Any) -> None:
 
 def test_fault_spec_errors_are_refused(cluster: Cluster) -> None:
     assert cluster.sandbox_dir is not None
-    proc = _sandbox("fault", "--dir", str(cluster.sandbox_dir), "add", "action=explode", check=False)
+    proc = sandbox_cli("fault", "--dir", str(cluster.sandbox_dir), "add", "action=explode", check=False)
     assert proc.returncode == 1 and "fault action must be one of" in proc.stderr
 
 
 def test_faults_given_at_up(tmp_path: Path) -> None:
     directory = tmp_path / "faulty"
     state = json.loads(
-        _sandbox(
+        sandbox_cli(
             "up",
             "--dir",
             str(directory),
@@ -252,4 +243,4 @@ def test_faults_given_at_up(tmp_path: Path) -> None:
         assert _get(state["api_url"] + "/api/v1/nodes", token, directory / "ca.crt") == 503
         assert _get(state["api_url"] + "/api/v1/namespaces", token, directory / "ca.crt") == 200
     finally:
-        _sandbox("down", "--dir", str(directory))
+        sandbox_cli("down", "--dir", str(directory))

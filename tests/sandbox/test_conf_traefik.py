@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conformance import BIN, Cluster, unique, wait_for
+from conformance import unique, wait_for
+from harness import BIN, Cluster
 
 TRAEFIK = BIN / "traefik"
 # Any of these in traefik's log means its client-go informers did not get what they asked for.

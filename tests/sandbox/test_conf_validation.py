@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 import pytest
-from conformance import Cluster, Response
+from harness import Cluster, Response
 
 INGRESS = "/apis/networking.k8s.io/v1/namespaces/{ns}/ingresses"
 

@@ -8,17 +8,18 @@ import time
 from typing import Any
 
 import urllib3
-from conformance import KUBECTL, ROOT_CA, Cluster
+from conformance import ROOT_CA
+from harness import KUBECTL, Cluster
 from kubernetes import client, watch
 
 
 def _stream(cluster: Cluster, ns: str, **params: Any) -> list[dict[str, Any]]:
     """Raw watch events of configmaps in `ns` (the stream ends after timeoutSeconds)."""
     query = {"watch": "true", **{k: str(v) for k, v in params.items()}}
-    url = f"{cluster.api.configuration.host}/api/v1/namespaces/{ns}/configmaps"
+    url = f"{cluster.api().configuration.host}/api/v1/namespaces/{ns}/configmaps"
     headers = {"Accept": "application/json"}
-    cluster.api.update_params_for_auth(headers, [], ["BearerToken"], "", "GET", None)
-    resp = cluster.api.rest_client.pool_manager.request(
+    cluster.api().update_params_for_auth(headers, [], ["BearerToken"], "", "GET", None)
+    resp = cluster.api().rest_client.pool_manager.request(
         "GET", url, fields=query, headers=headers, preload_content=True, timeout=30
     )
     assert resp.status == 200, resp.data
@@ -74,10 +75,10 @@ def test_watch_too_old_resource_version_is_410_gone(cluster: Cluster, ns: str) -
     # Events bypass kube-apiserver's watch cache, so a watch from RV 1 reaches etcd, whose history
     # is compacted here: on a young cluster RV 1 may otherwise still be inside a cache's window.
     _compact_etcd(cluster)
-    url = f"{cluster.api.configuration.host}/api/v1/namespaces/{ns}/events"
+    url = f"{cluster.api().configuration.host}/api/v1/namespaces/{ns}/events"
     headers = {"Accept": "application/json"}
-    cluster.api.update_params_for_auth(headers, [], ["BearerToken"], "", "GET", None)
-    resp = cluster.api.rest_client.pool_manager.request(
+    cluster.api().update_params_for_auth(headers, [], ["BearerToken"], "", "GET", None)
+    resp = cluster.api().rest_client.pool_manager.request(
         "GET",
         url,
         fields={"watch": "true", "resourceVersion": "1", "timeoutSeconds": "1"},
