@@ -27,10 +27,9 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from harness import BIN, REPO, ansible_env
 
-REPO = Path(__file__).resolve().parents[2]
 CACHE = REPO / ".tmp" / "k3s-root-cache"
-ANSIBLE_PLAYBOOK = REPO / ".venv" / "bin" / "ansible-playbook"
 
 # The release architecture and binary suffix k3s uses for this machine.
 ARCH, SUFFIX = {"x86_64": ("amd64", ""), "aarch64": ("arm64", "-arm64")}[platform.machine()]
@@ -299,19 +298,14 @@ def run_playbook(
     """
     vars_file = inventory.with_suffix(".vars.json")
     vars_file.write_text(json.dumps(extra_vars))
-    env = {
-        **os.environ,
-        "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
-        "ANSIBLE_NOCOLOR": "1",
-        # One process per task instead of several: the chroot connection supports it.
-        "ANSIBLE_PIPELINING": "1",
-    }
+    # One process per task instead of several: the chroot connection supports it.
+    env = ansible_env(ANSIBLE_PIPELINING="1")
     if json_output:
         env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.posix.json"
     started = time.monotonic()
     result = subprocess.run(
         [
-            str(ANSIBLE_PLAYBOOK),
+            str(BIN / "ansible-playbook"),
             "playbooks/bootstrap_k3s.yml",
             "-i",
             str(inventory),
