@@ -18,7 +18,6 @@ from ansible_collections.binder.ingress.plugins.module_utils.model import (
     Route,
     build_member,
     redirect_middleware_name,
-    redirect_middlewares,
     summary_markdown,
 )
 
@@ -28,6 +27,11 @@ NS = "prod"
 
 def build(components: dict[str, Any], **kwargs: Any) -> MemberState:
     return build_member(MEMBER, components, namespace=NS, **kwargs)
+
+
+def redirect_middlewares(member: str, redirects: list[dict[str, Any]]) -> dict[str, Any]:
+    """The member state's redirect middlewares of a catalogue holding only these redirects."""
+    return build_member(member, {"redirector": {"redirects": redirects}}, namespace=NS).redirect_middlewares
 
 
 def labels(component: str) -> dict[str, str]:
@@ -389,7 +393,7 @@ def test_overrides() -> None:
                     },
                     {"path": "/impl", "path_type": "ImplementationSpecific"},
                 ],
-                "middlewares": ["hub@file", "prod-auth@kubernetescrd"],
+                "middlewares": ["hub@file", "harbor@file"],
                 "annotations": {"example.org/team": "binder", "plain": "x"},
             }
         }
@@ -398,7 +402,7 @@ def test_overrides() -> None:
     assert manifest["metadata"]["name"] == "binder-main"
     assert manifest["metadata"]["annotations"] == {
         "kubernetes.io/tls-acme": "true",
-        "traefik.ingress.kubernetes.io/router.middlewares": "hub@file,prod-auth@kubernetescrd",
+        "traefik.ingress.kubernetes.io/router.middlewares": "hub@file,harbor@file",
         "example.org/team": "binder",
         "plain": "x",
     }
@@ -623,7 +627,12 @@ def test_issue_and_error_text() -> None:
 
 def test_custom_key_prefix() -> None:
     with pytest.raises(MemberError) as caught:
-        build_member("m", {"binderhub": {"hosts": ["Bad"]}}, namespace="ns", key="members.m.components")
+        build_member(
+            "m",
+            {"binderhub": {"hosts": ["Bad"]}},
+            namespace="ns",
+            keys={"components": "members.m.components"},
+        )
     assert [i.key for i in caught.value.issues] == ["members.m.components.binderhub.hosts[0]"]
 
 

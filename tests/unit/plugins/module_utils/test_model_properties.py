@@ -11,6 +11,7 @@ from typing import Any
 
 import kubernetes_validate
 import pytest
+from ansible_collections.binder.ingress.plugins.module_utils.constants import LABEL_COMPONENT, REDIRECTOR
 from ansible_collections.binder.ingress.plugins.module_utils.model import (
     BUILTINS,
     MemberError,
@@ -57,7 +58,7 @@ def catalogues(draw: st.DrawFn) -> dict[str, Any]:
         if draw(st.booleans()):
             settings_["middlewares"] = draw(
                 st.lists(
-                    st.sampled_from(["hub@file", "default@file", "ns-auth@kubernetescrd"]),
+                    st.sampled_from(["hub@file", "default@file", "harbor@file"]),
                     unique=True,
                     max_size=2,
                 )
@@ -119,9 +120,14 @@ def catalogues(draw: st.DrawFn) -> dict[str, Any]:
 
 
 def as_catalogue(state: MemberState) -> dict[str, Any]:
-    """The rendered Ingresses as generic components: one per TLS entry of each Ingress."""
+    """The rendered Ingresses as generic components: one per TLS entry of each Ingress.
+
+    Not the redirects': their middlewares exist only with their redirector (an Ingress naming a
+    middleware traefik lacks is refused)."""
     catalogue: dict[str, Any] = {}
     for n, manifest in enumerate(state.ingresses):
+        if manifest["metadata"]["labels"][LABEL_COMPONENT] == REDIRECTOR:
+            continue
         annotations = dict(manifest["metadata"].get("annotations", {}))
         annotations.pop("kubernetes.io/tls-acme", None)
         middlewares = annotations.pop("traefik.ingress.kubernetes.io/router.middlewares", "")
@@ -152,7 +158,9 @@ def as_catalogue(state: MemberState) -> dict[str, Any]:
 
 def route_set(state: MemberState) -> set[tuple[Any, ...]]:
     return {
-        (r.host, r.path, r.path_type, r.service, r.port, r.tls_secret, r.middlewares) for r in state.routes
+        (r.host, r.path, r.path_type, r.service, r.port, r.tls_secret, r.middlewares)
+        for r in state.routes
+        if r.component != REDIRECTOR
     }
 
 
