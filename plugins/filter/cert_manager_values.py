@@ -9,7 +9,7 @@ from ansible_collections.binder.ingress.plugins.module_utils.chart_values import
     CERT_MANAGER_KEYS,
     cert_manager_values,
 )
-from ansible_collections.binder.ingress.plugins.plugin_utils._member_filters import build_from_settings
+from ansible_collections.binder.ingress.plugins.plugin_utils._member_filters import settings_filter
 
 DOCUMENTATION = r"""
 name: cert_manager_values
@@ -63,16 +63,9 @@ _value:
 _NAME = "binder.ingress.cert_manager_values"
 
 
-def _cert_manager_values(settings: Any, member: Any = None, keys: Any = None) -> dict[str, Any]:
-    return build_from_settings(
-        _NAME,
-        settings,
-        member,
-        keys,
-        fields=CERT_MANAGER_KEYS,
-        required=frozenset(),
-        build=cert_manager_values,
-    )
+_cert_manager_values = settings_filter(
+    _NAME, fields=CERT_MANAGER_KEYS, required=frozenset(), build=cert_manager_values
+)
 
 
 class FilterModule:

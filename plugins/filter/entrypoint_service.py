@@ -9,7 +9,7 @@ from ansible_collections.binder.ingress.plugins.module_utils.chart_values import
     ENTRYPOINT_KEYS,
     entrypoint_service,
 )
-from ansible_collections.binder.ingress.plugins.plugin_utils._member_filters import build_from_settings
+from ansible_collections.binder.ingress.plugins.plugin_utils._member_filters import settings_filter
 
 DOCUMENTATION = r"""
 name: entrypoint_service
@@ -63,16 +63,9 @@ _value:
 _NAME = "binder.ingress.entrypoint_service"
 
 
-def _entrypoint_service(settings: Any, member: Any = None, keys: Any = None) -> dict[str, Any]:
-    return build_from_settings(
-        _NAME,
-        settings,
-        member,
-        keys,
-        fields=ENTRYPOINT_KEYS,
-        required=frozenset({"namespace"}),
-        build=entrypoint_service,
-    )
+_entrypoint_service = settings_filter(
+    _NAME, fields=ENTRYPOINT_KEYS, required=frozenset({"namespace"}), build=entrypoint_service
+)
 
 
 class FilterModule:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ansible_collections.binder.ingress.plugins.module_utils.chart_values import TRAEFIK_KEYS, traefik_values
-from ansible_collections.binder.ingress.plugins.plugin_utils._member_filters import build_from_settings
+from ansible_collections.binder.ingress.plugins.plugin_utils._member_filters import settings_filter
 
 DOCUMENTATION = r"""
 name: traefik_values
@@ -62,16 +62,9 @@ _value:
 _NAME = "binder.ingress.traefik_values"
 
 
-def _traefik_values(settings: Any, member: Any = None, keys: Any = None) -> dict[str, Any]:
-    return build_from_settings(
-        _NAME,
-        settings,
-        member,
-        keys,
-        fields=TRAEFIK_KEYS,
-        required=frozenset({"namespace"}),
-        build=traefik_values,
-    )
+_traefik_values = settings_filter(
+    _NAME, fields=TRAEFIK_KEYS, required=frozenset({"namespace"}), build=traefik_values
+)
 
 
 class FilterModule:

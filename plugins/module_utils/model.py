@@ -328,6 +328,22 @@ class Issues:
         self.add(key, f"must be {what}, got {kind(value)}")
         return None
 
+    def entries(self, value: Any, key: str, what: str, noun: str) -> list[tuple[str, Any]]:
+        """A non-empty list's items with their keys (`key[i]`); an empty list is reported."""
+        items = self.sequence(value, key, what)
+        if items is None:
+            return []
+        if not items:
+            self.add(key, f"must list at least one {noun}")
+        return [(f"{key}[{i}]", item) for i, item in enumerate(items)]
+
+    def record(self, value: Any, key: str, allowed: Sequence[str]) -> Mapping[Any, Any] | None:
+        """A mapping holding only `allowed` keys (unknown ones are reported, with a did-you-mean)."""
+        spec = self.mapping(value, key, "a mapping {" + ", ".join(allowed) + "}")
+        if spec is not None:
+            self.unknown_keys(spec, key, allowed)
+        return spec
+
     def unknown_keys(self, value: Mapping[Any, Any], key: str, allowed: Sequence[str]) -> None:
         for name in value:
             if name not in allowed:
@@ -446,10 +462,9 @@ def _placeholder(key: str) -> str:
 
 
 def _service(r: Issues, value: Any, key: str) -> _Backend:
-    spec = r.mapping(value, key, "a mapping {name, port}")
+    spec = r.record(value, key, _SERVICE_KEYS)
     if spec is None:
         return _NO_BACKEND
-    r.unknown_keys(spec, key, _SERVICE_KEYS)
     name: str | None = None
     if "name" in spec:
         name = r.string(spec["name"], f"{key}.name")
@@ -509,18 +524,11 @@ def _annotations(r: Issues, value: Any, key: str) -> dict[str, str]:
 
 
 def _paths(r: Issues, value: Any, key: str, default: _Backend, static: bool) -> list[_Path]:
-    items = r.sequence(value, key, "a list of {path, path_type, service}")
     result: list[_Path] = []
-    if items is None:
-        return result
-    if not items:
-        r.add(key, "must list at least one path")
-    for i, item in enumerate(items):
-        item_key = f"{key}[{i}]"
-        spec = r.mapping(item, item_key, "a mapping {path, path_type, service}")
+    for item_key, item in r.entries(value, key, "a list of {path, path_type, service}", "path"):
+        spec = r.record(item, item_key, _PATH_KEYS)
         if spec is None:
             continue
-        r.unknown_keys(spec, item_key, _PATH_KEYS)
         path_type: str | None = "Exact" if static else "Prefix"
         if "path_type" in spec:
             path_type = r.string(spec["path_type"], f"{item_key}.path_type")
@@ -552,32 +560,20 @@ def _paths(r: Issues, value: Any, key: str, default: _Backend, static: bool) -> 
 
 
 def _hosts(r: Issues, value: Any, key: str, secret: str, secret_key: str) -> list[_Host]:
-    items = r.sequence(value, key, "a list of host names")
     result: list[_Host] = []
-    if items is None:
-        return result
-    if not items:
-        r.add(key, "must list at least one host")
-    for i, item in enumerate(items):
-        host = r.host(item, f"{key}[{i}]")
+    for item_key, item in r.entries(value, key, "a list of host names", "host"):
+        host = r.host(item, item_key)
         if host is not None:
-            result.append(_Host(host, f"{key}[{i}]", secret, secret_key))
+            result.append(_Host(host, item_key, secret, secret_key))
     return result
 
 
 def _buckets(r: Issues, value: Any, key: str, secret: str, secret_key: str) -> list[_Host]:
-    items = r.sequence(value, key, "a list of {name, host, tls_secret}")
     result: list[_Host] = []
-    if items is None:
-        return result
-    if not items:
-        r.add(key, "must list at least one bucket")
-    for i, item in enumerate(items):
-        item_key = f"{key}[{i}]"
-        spec = r.mapping(item, item_key, "a mapping {name, host, tls_secret}")
+    for item_key, item in r.entries(value, key, "a list of {name, host, tls_secret}", "bucket"):
+        spec = r.record(item, item_key, _BUCKET_KEYS)
         if spec is None:
             continue
-        r.unknown_keys(spec, item_key, _BUCKET_KEYS)
         if "name" not in spec:
             r.add(item_key, "missing key 'name' (the bucket)")
         elif r.string(spec["name"], f"{item_key}.name") == "":
@@ -619,19 +615,12 @@ def _redirect_target(r: Issues, value: Any, key: str, redirect_type: str | None)
 
 def _redirects(r: Issues, value: Any, key: str, base_secret: str) -> list[_Redirect]:
     """The redirect entries, with the checks that need only the redirects (self-redirects, loops)."""
-    items = r.sequence(value, key, "a list of {type, from, to, code, tls_secret}")
     result: list[_Redirect] = []
-    if items is None:
-        return result
-    if not items:
-        r.add(key, "must list at least one redirect")
     seen: dict[str, str] = {}
-    for i, item in enumerate(items):
-        item_key = f"{key}[{i}]"
-        spec = r.mapping(item, item_key, "a mapping {type, from, to, code, tls_secret}")
+    for item_key, item in r.entries(value, key, "a list of {type, from, to, code, tls_secret}", "redirect"):
+        spec = r.record(item, item_key, _REDIRECT_KEYS)
         if spec is None:
             continue
-        r.unknown_keys(spec, item_key, _REDIRECT_KEYS)
         redirect_type: str | None = None
         if "type" not in spec:
             r.add(item_key, "missing key 'type' (host or url)")

@@ -94,6 +94,19 @@ def build_from_settings(
     return call_builder(name, build, member=member, keys=variables, **dict(settings))
 
 
+def settings_filter(
+    name: str, *, fields: Mapping[str, str], required: frozenset[str], build: Callable[..., T]
+) -> Callable[..., T]:
+    """The function of a filter that takes a role's settings as a mapping and builds with `build`."""
+
+    def run(settings: t.Any, member: t.Any = None, keys: t.Any = None) -> T:
+        return build_from_settings(
+            name, settings, member, keys, fields=fields, required=required, build=build
+        )
+
+    return run
+
+
 def build_state(
     name: str,
     components: t.Any,
