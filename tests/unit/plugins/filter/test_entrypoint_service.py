@@ -9,6 +9,7 @@ import yaml
 from ansible.errors import AnsibleFilterError
 from ansible_collections.binder.ingress.plugins.filter import entrypoint_service as plugin
 from ansible_collections.binder.ingress.plugins.filter.entrypoint_service import FilterModule
+from ansible_collections.binder.ingress.plugins.module_utils.constants import LABEL_MEMBER
 
 entrypoint_service = FilterModule().filters()["entrypoint_service"]
 
@@ -17,7 +18,7 @@ def test_builds_the_service() -> None:
     service = entrypoint_service({"namespace": "prod", "release": "traefik"}, member="gke-prod")
     assert service["metadata"]["name"] == "cluster-entrypoint"
     assert service["spec"]["selector"]["app.kubernetes.io/instance"] == "traefik-prod"
-    assert service["metadata"]["labels"]["binder.ingress/member"] == "gke-prod"
+    assert service["metadata"]["labels"][LABEL_MEMBER] == "gke-prod"
 
 
 @pytest.mark.parametrize(
