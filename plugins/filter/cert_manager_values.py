@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from ansible_collections.binder.ingress.plugins.module_utils.chart_values import cert_manager_values
-from ansible_collections.binder.ingress.plugins.plugin_utils._chart_filters import build_from_settings
+from ansible_collections.binder.ingress.plugins.module_utils.chart_values import (
+    CERT_MANAGER_KEYS,
+    cert_manager_values,
+)
+from ansible_collections.binder.ingress.plugins.plugin_utils._member_filters import settings_filter
 
 DOCUMENTATION = r"""
 name: cert_manager_values
@@ -31,6 +34,16 @@ options:
     description: The member (inventory host) the values are for; named in errors.
     type: str
     required: true
+  keys:
+    description:
+      - Input field to the variable the user wrote it in, so that errors name that variable, for example
+        C(dict(default_issuer='binder_default_issuer')).
+      - Fields are the keys of O(_input) and C(member). A field not given is named by the cert_manager role's
+        variable (C(cert_manager_default_issuer), C(cert_manager_controller_resources),
+        C(cert_manager_webhook_resources), C(cert_manager_cainjector_resources),
+        C(cert_manager_values_overrides); C(member) by C(inventory_hostname)).
+    type: dict
+    default: {}
 """
 
 EXAMPLES = r"""
@@ -48,13 +61,11 @@ _value:
 """
 
 _NAME = "binder.ingress.cert_manager_values"
-_KEYS = frozenset(
-    {"default_issuer", "controller_resources", "webhook_resources", "cainjector_resources", "overrides"}
+
+
+_cert_manager_values = settings_filter(
+    _NAME, fields=CERT_MANAGER_KEYS, required=frozenset(), build=cert_manager_values
 )
-
-
-def _cert_manager_values(settings: Any, member: Any = None) -> dict[str, Any]:
-    return build_from_settings(_NAME, settings, member, keys=_KEYS, required={}, build=cert_manager_values)
 
 
 class FilterModule:

@@ -3,12 +3,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
-from ansible.errors import AnsibleFilterError
-from ansible_collections.binder.ingress.plugins.module_utils.chart_values import cluster_issuers
-from ansible_collections.binder.ingress.plugins.plugin_utils._chart_filters import call_builder, check_member
+from ansible_collections.binder.ingress.plugins.module_utils.chart_values import (
+    CLUSTER_ISSUERS_KEYS,
+    cluster_issuers,
+)
+from ansible_collections.binder.ingress.plugins.plugin_utils._member_filters import (
+    call_builder,
+    check_keys,
+    check_member,
+)
 
 DOCUMENTATION = r"""
 name: cluster_issuers
@@ -39,6 +44,15 @@ options:
     description: IngressClass of the http01 solver's temporary Ingresses.
     type: str
     default: traefik
+  keys:
+    description:
+      - Input field to the variable the user wrote it in, so that errors name that variable, for example
+        C(dict(email='binder_acme_email')).
+      - Fields are C(email) (the input), C(issuers), C(ingress_class) and C(member). A field not given is
+        named by the cert_manager role's variable (C(cert_manager_acme_email), C(cert_manager_cluster_issuers),
+        C(cert_manager_ingress_class); C(member) by C(inventory_hostname)).
+    type: dict
+    default: {}
 """
 
 EXAMPLES = r"""
@@ -59,16 +73,18 @@ _NAME = "binder.ingress.cluster_issuers"
 
 
 def _cluster_issuers(
-    email: Any, member: Any = None, issuers: Any = None, ingress_class: Any = "traefik"
+    email: Any, member: Any = None, issuers: Any = None, ingress_class: Any = "traefik", keys: Any = None
 ) -> list[dict[str, Any]]:
     member = check_member(_NAME, member)
-    if issuers is not None and not isinstance(issuers, Mapping):
-        raise AnsibleFilterError(
-            f"{_NAME}: member {member}: cert_manager_cluster_issuers: must be a mapping of name to ACME URL, "
-            f"got {type(issuers).__name__}"
-        )
+    variables = {**CLUSTER_ISSUERS_KEYS, **check_keys(_NAME, member, keys, CLUSTER_ISSUERS_KEYS)}
     return call_builder(
-        _NAME, member, cluster_issuers, email=email, issuers=issuers, ingress_class=ingress_class
+        _NAME,
+        cluster_issuers,
+        member=member,
+        email=email,
+        issuers=issuers,
+        ingress_class=ingress_class,
+        keys=variables,
     )
 
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from ansible_collections.binder.ingress.plugins.module_utils.chart_values import entrypoint_service
-from ansible_collections.binder.ingress.plugins.plugin_utils._chart_filters import build_from_settings
+from ansible_collections.binder.ingress.plugins.module_utils.chart_values import (
+    ENTRYPOINT_KEYS,
+    entrypoint_service,
+)
+from ansible_collections.binder.ingress.plugins.plugin_utils._member_filters import settings_filter
 
 DOCUMENTATION = r"""
 name: entrypoint_service
@@ -32,6 +35,15 @@ options:
     description: The member (inventory host) the Service is for; named in errors and labels.
     type: str
     required: true
+  keys:
+    description:
+      - Input field to the variable the user wrote it in, so that errors name that variable, for example
+        C(dict(namespace='binder_namespace')) when the namespace comes from C(binder_namespace).
+      - Fields are the keys of O(_input) and C(member). A field not given is named by the cluster_entrypoint
+        role's variable, C(cluster_entrypoint_<field>) (C(cluster_entrypoint_namespace), ...); C(member) by
+        C(inventory_hostname).
+    type: dict
+    default: {}
 """
 
 EXAMPLES = r"""
@@ -49,30 +61,11 @@ _value:
 """
 
 _NAME = "binder.ingress.entrypoint_service"
-_KEYS = frozenset(
-    {
-        "namespace",
-        "name",
-        "target",
-        "release",
-        "selector",
-        "target_ports",
-        "annotations",
-        "load_balancer_ip",
-        "load_balancer_source_ranges",
-    }
+
+
+_entrypoint_service = settings_filter(
+    _NAME, fields=ENTRYPOINT_KEYS, required=frozenset({"namespace"}), build=entrypoint_service
 )
-
-
-def _entrypoint_service(settings: Any, member: Any = None) -> dict[str, Any]:
-    return build_from_settings(
-        _NAME,
-        settings,
-        member,
-        keys=_KEYS,
-        required={"namespace": "cluster_entrypoint_namespace"},
-        build=entrypoint_service,
-    )
 
 
 class FilterModule:

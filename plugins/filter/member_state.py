@@ -47,8 +47,26 @@ options:
       - Whether every Ingress carries the annotation C(kubernetes.io/tls-acme) set to C("true"), for cert-manager's ingress-shim.
     type: bool
     default: true
+  keys:
+    description:
+      - Input field to the variable the user wrote it in, so that errors name that variable, for example
+        C(dict(namespace='binder_namespace')) when the namespace comes from C(binder_namespace).
+      - Fields are C(components) (the input), C(member), C(namespace), C(ingress_class) and C(tls_acme).
+        A field not given is named by the binder_ingresses role's variable (C(binder_ingresses_components),
+        C(binder_ingresses_namespace), C(binder_ingresses_ingress_class), C(binder_ingresses_tls_acme);
+        C(member) by C(inventory_hostname)).
+    type: dict
+    default: {}
+notes:
+  - Middleware references (C(middlewares) of a component) must name a middleware the traefik role defines
+    in its file provider, the only provider it enables that defines middlewares (kubernetesCRD is off).
+    These are C(hub@file), C(harbor@file), C(default@file) and the member's own C(redirect-...@file).
+    traefik drops the router of an Ingress naming any other, and the host would answer traefik's 404.
+  - A redirect's middleware name is C(redirect-<from host, dots as dashes>), shortened to a DNS-1123 label
+    (63 characters) ending in a hash when the host is long. Pass C(redirect_middlewares) of the result to
+    the traefik role (C(traefik_redirect_middlewares)); the Ingress annotations name exactly those.
 seealso:
-  - plugin: binder.ingress.redirect_middlewares
+  - plugin: binder.ingress.traefik_values
     plugin_type: filter
 """
 
@@ -56,13 +74,13 @@ EXAMPLES = r"""
 ---
 - name: Build the member's ingress state
   ansible.builtin.set_fact:
-    __binder_ingresses_state: >-
+    binder_ingresses_state: >-
       {{ binder_ingresses_components | binder.ingress.member_state(member=inventory_hostname,
-         namespace=binder_ingresses_namespace) }}
+         namespace=binder_namespace, keys={'namespace': 'binder_namespace'}) }}
 
 - name: Show the member's routes
   ansible.builtin.debug:
-    msg: "{{ __binder_ingresses_state.summary }}"
+    msg: "{{ binder_ingresses_state.summary }}"
 """
 
 RETURN = r"""
@@ -86,7 +104,9 @@ _value:
       type: list
       elements: dict
     redirect_middlewares:
-      description: traefik file-provider C(http.middlewares) entries for the redirects, by middleware name.
+      description:
+        - traefik file-provider C(http.middlewares) entries for the redirects, by middleware name, the
+          names the redirect Ingresses' annotations reference. The traefik role's C(traefik_redirect_middlewares).
       type: dict
     routes:
       description:
@@ -109,9 +129,10 @@ def member_state(
     namespace: t.Any = None,
     ingress_class: t.Any = "traefik",
     tls_acme: t.Any = True,
+    keys: t.Any = None,
 ) -> dict[str, t.Any]:
     """The member's ingress state as a JSON-able dict."""
-    state = build_state(_NAME, components, member, namespace, ingress_class, tls_acme)
+    state = build_state(_NAME, components, member, namespace, ingress_class, tls_acme, keys)
     return state.as_dict()
 
 

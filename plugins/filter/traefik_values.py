@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ansible_collections.binder.ingress.plugins.module_utils.chart_values import traefik_values
-from ansible_collections.binder.ingress.plugins.plugin_utils._chart_filters import build_from_settings
+from ansible_collections.binder.ingress.plugins.module_utils.chart_values import TRAEFIK_KEYS, traefik_values
+from ansible_collections.binder.ingress.plugins.plugin_utils._member_filters import settings_filter
 
 DOCUMENTATION = r"""
 name: traefik_values
@@ -18,7 +18,7 @@ description:
   - The chart's Service is off (the member's cluster entrypoint replaces it), the IngressClass
     is pinned, only the Kubernetes Ingress provider and the file provider are on, and the file
     provider carries the C(harbor), C(hub) and C(default) buffering middlewares plus the given
-    redirect middlewares.
+    redirect middlewares (the C(redirect_middlewares) of P(binder.ingress.member_state#filter)).
   - O(overrides) is deep-merged last, so any chart value can still be set from the inventory.
   - Every problem in the input is reported at once, each naming the member and the inventory key.
 options:
@@ -33,14 +33,24 @@ options:
     description: The member (inventory host) the values are for; named in errors and labels.
     type: str
     required: true
+  keys:
+    description:
+      - Input field to the variable the user wrote it in, so that errors name that variable, for example
+        C(dict(namespace='binder_namespace')) when the namespace comes from C(binder_namespace).
+      - Fields are the keys of O(_input) and C(member). A field not given is named by the traefik role's
+        variable (C(traefik_namespace), C(traefik_entrypoint_service), C(traefik_ingress_class),
+        C(traefik_replicas), C(traefik_log_level), C(traefik_responding_timeout), C(traefik_resources),
+        C(traefik_redirect_middlewares), C(traefik_values_overrides); C(member) by C(inventory_hostname)).
+    type: dict
+    default: {}
 """
 
 EXAMPLES = r"""
 - name: Build the chart values
   ansible.builtin.set_fact:
     __traefik_values: >-
-      {{ {'namespace': 'prod', 'redirect_middlewares': {}}
-         | binder.ingress.traefik_values(member=inventory_hostname) }}
+      {{ {'namespace': binder_namespace, 'redirect_middlewares': binder_ingresses_state.redirect_middlewares}
+         | binder.ingress.traefik_values(member=inventory_hostname, keys={'namespace': 'binder_namespace'}) }}
 """
 
 RETURN = r"""
@@ -50,25 +60,11 @@ _value:
 """
 
 _NAME = "binder.ingress.traefik_values"
-_KEYS = frozenset(
-    {
-        "namespace",
-        "entrypoint_name",
-        "ingress_class",
-        "replicas",
-        "log_level",
-        "responding_timeout",
-        "resources",
-        "redirect_middlewares",
-        "overrides",
-    }
+
+
+_traefik_values = settings_filter(
+    _NAME, fields=TRAEFIK_KEYS, required=frozenset({"namespace"}), build=traefik_values
 )
-
-
-def _traefik_values(settings: Any, member: Any = None) -> dict[str, Any]:
-    return build_from_settings(
-        _NAME, settings, member, keys=_KEYS, required={"namespace": "traefik_namespace"}, build=traefik_values
-    )
 
 
 class FilterModule:

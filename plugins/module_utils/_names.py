@@ -12,6 +12,8 @@ validation), so a name accepted here is accepted by the API server.
 
 from __future__ import annotations
 
+import hashlib
+import ipaddress
 import re
 
 _LABEL_RE = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?\Z")
@@ -23,6 +25,15 @@ _PORT_NAME_RE = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?\Z")
 _HAS_LETTER_RE = re.compile(r"[a-z]")
 _MIDDLEWARE_REF_RE = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?@[a-z0-9]([-a-z0-9]*[a-z0-9])?\Z")
 _WHITESPACE_RE = re.compile(r"\s")
+# The local part as RFC 5322 allows it unquoted; the domain as DNS names with at least one dot.
+_EMAIL_RE = re.compile(
+    r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+\Z"
+)
+# Go's time.ParseDuration, as traefik reads its timeouts (without the sign).
+_DURATION_RE = re.compile(r"([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+\Z")
+# A Kubernetes resource quantity as people write them for cpu and memory.
+_QUANTITY_RE = re.compile(r"[0-9]+(\.[0-9]+)?(m|k|Ki|Mi|Gi|Ti|Pi|M|G|T|P)?\Z")
 _LABEL_RULE = "each dot-separated label may only hold lowercase letters, digits and '-', and must start and end with a letter or digit"
 
 DNS1123_LABEL_MAX = 63
@@ -122,8 +133,8 @@ def label_value(value: str) -> str | None:
     return None
 
 
-def annotation_key(value: str) -> str | None:
-    """A qualified name: optional DNS-1123 subdomain prefix, '/', name of at most 63 characters."""
+def qualified_name(value: str) -> str | None:
+    """A label or annotation key: optional DNS-1123 subdomain prefix and '/', then a name of at most 63 characters."""
     prefix, slash, name = value.rpartition("/")
     if slash:
         if not prefix:
@@ -182,6 +193,58 @@ def middleware_ref(value: str) -> str | None:
     return None
 
 
+def email(value: str) -> str | None:
+    """An e-mail address as an ACME account takes it."""
+    if not _EMAIL_RE.match(value):
+        return "it is not of the form 'name@domain.tld'"
+    return None
+
+
+def duration(value: str) -> str | None:
+    """A Go duration (600s, 10m, 1h30m)."""
+    if not _DURATION_RE.match(value):
+        return "it is not a duration such as 600s, 10m or 1h30m"
+    return None
+
+
+def quantity(value: str) -> str | None:
+    """A Kubernetes quantity for cpu or memory (100m, 0.5, 512Mi, 4Gi)."""
+    if not _QUANTITY_RE.match(value):
+        return "it is not a Kubernetes quantity such as 100m, 0.5, 512Mi or 4Gi"
+    return None
+
+
+def cidr(value: str) -> str | None:
+    """An IPv4 or IPv6 network in CIDR notation (address/prefix length)."""
+    if "/" not in value:
+        return "it has no prefix length ('/n')"
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        return "it is not an IPv4 or IPv6 address with a prefix length"
+    return None
+
+
 def dashed(host: str) -> str:
     """A host name as a name fragment: dots become dashes (beta.mybinder.org -> beta-mybinder-org)."""
     return host.replace(".", "-")
+
+
+# Length of the hash that ends a shortened name: 8 hex digits, 32 bits, against the few
+# hundred names of one member.
+_HASH_LENGTH = 8
+
+
+def bounded(prefix: str, fragment: str, limit: int) -> str:
+    """`prefix + fragment`, or, when that is longer than `limit`, its shortened form.
+
+    The shortened form keeps the prefix and the start of the fragment and ends with a hash of
+    the whole name, so two long names stay apart and the same input always gives the same name.
+    With a valid DNS-1123 fragment (a dashed host name), the result is valid DNS-1123 too.
+    """
+    name = prefix + fragment
+    if len(name) <= limit:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:_HASH_LENGTH]
+    keep = limit - len(prefix) - 1 - _HASH_LENGTH
+    return f"{prefix}{fragment[:keep].rstrip('-.')}-{digest}"

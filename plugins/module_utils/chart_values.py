@@ -2,23 +2,46 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Chart values and cluster-wide objects of a member's edge, as plain data.
 
-Pure and typed: no Ansible import, so the roles' filters stay thin and the unit
-tests exercise this directly. Every function checks its input and raises
-:class:`ChartValuesError` carrying every problem found, each naming the member
-and the inventory key, so a bad inventory fails before anything is applied.
+Pure and typed: no Ansible import, so the roles' filters stay thin and the unit tests
+exercise this directly. The checks are the model's: every function collects its problems
+with the model's ``Issues``, using the name rules of ``_names``, and raises the model's
+``MemberError`` carrying every problem found, each naming the member and the key the user
+wrote, so a bad inventory fails before anything is applied.
+
+Each builder takes ``keys``: its input fields -> the variables the user wrote, over its
+role's own variable names (``TRAEFIK_KEYS``, ...).
 """
 
 from __future__ import annotations
 
 import copy
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+from ansible_collections.binder.ingress.plugins.module_utils import _names
+from ansible_collections.binder.ingress.plugins.module_utils.constants import (
+    MIDDLEWARE_DEFAULT,
+    MIDDLEWARE_HARBOR,
+    MIDDLEWARE_HUB,
+    SET_CLUSTER_ISSUERS,
+    SET_ENTRYPOINT,
+)
+from ansible_collections.binder.ingress.plugins.module_utils.model import (
+    TRAEFIK_MIDDLEWARES,
+    Issues,
+    Port,
+    check_member,
+    kind,
+    labels,
+)
 
 __all__ = [
     "ACME_SERVERS",
     "BUFFERING_MIDDLEWARES",
-    "ChartValuesError",
+    "CERT_MANAGER_KEYS",
+    "CLUSTER_ISSUERS_KEYS",
+    "ENTRYPOINT_KEYS",
+    "TRAEFIK_KEYS",
     "cert_manager_values",
     "cluster_issuers",
     "deep_merge",
@@ -28,15 +51,10 @@ __all__ = [
 
 JSON = dict[str, Any]
 
-MANAGED_BY = "binder.ingress"
-
-# The file-provider middlewares every member gets: request body limits in bytes
-# (0 means no limit). Ingresses name them as `<name>@file`.
-BUFFERING_MIDDLEWARES: dict[str, int] = {
-    "harbor": 0,
-    "hub": 64_000_000,
-    "default": 1_000_000,
-}
+_BODY_LIMITS = {MIDDLEWARE_HARBOR: 0, MIDDLEWARE_HUB: 64_000_000, MIDDLEWARE_DEFAULT: 1_000_000}
+# The file-provider middlewares every member gets, the ones the model lets Ingresses name:
+# request body limits in bytes (0 means no limit). Ingresses name them as `<name>@file`.
+BUFFERING_MIDDLEWARES: dict[str, int] = {name: _BODY_LIMITS[name] for name in TRAEFIK_MIDDLEWARES}
 
 ACME_SERVERS: dict[str, str] = {
     "letsencrypt-staging": "https://acme-staging-v02.api.letsencrypt.org/directory",
@@ -48,47 +66,61 @@ _TARGET_PORTS: dict[str, tuple[str, str]] = {
     "traefik": ("web", "websecure"),
     "ingress-nginx": ("http", "https"),
 }
+_TARGETS = ("traefik", "ingress-nginx", "custom")
+_LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL", "PANIC")
+_RESOURCES = ("cpu", "memory", "ephemeral-storage")
 
-_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-# Service names: a DNS-1035 label (must start with a letter).
-_DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
-_DNS1123_SUBDOMAIN = re.compile(
-    r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
-)
-_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$")
-_LABEL_NAME = re.compile(
-    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
-)
-_PORT_NAME = re.compile(r"^(?=.{1,15}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_EMAIL = re.compile(
-    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
-)
-_DURATION = re.compile(r"^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$")
-_QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|Ki|Mi|Gi|Ti|M|G|T)?$")
-_CIDR = re.compile(r"^[0-9a-fA-F:.]+/[0-9]{1,3}$")
+# Input field -> the role variable it comes from: the key an error names unless `keys` says otherwise.
+_MEMBER = {"member": "inventory_hostname"}
+TRAEFIK_KEYS: Mapping[str, str] = {
+    **_MEMBER,
+    "namespace": "traefik_namespace",
+    "entrypoint_name": "traefik_entrypoint_service",
+    "ingress_class": "traefik_ingress_class",
+    "replicas": "traefik_replicas",
+    "log_level": "traefik_log_level",
+    "responding_timeout": "traefik_responding_timeout",
+    "resources": "traefik_resources",
+    "redirect_middlewares": "traefik_redirect_middlewares",
+    "overrides": "traefik_values_overrides",
+}
+CERT_MANAGER_KEYS: Mapping[str, str] = {
+    **_MEMBER,
+    "default_issuer": "cert_manager_default_issuer",
+    "controller_resources": "cert_manager_controller_resources",
+    "webhook_resources": "cert_manager_webhook_resources",
+    "cainjector_resources": "cert_manager_cainjector_resources",
+    "overrides": "cert_manager_values_overrides",
+}
+CLUSTER_ISSUERS_KEYS: Mapping[str, str] = {
+    **_MEMBER,
+    "email": "cert_manager_acme_email",
+    "issuers": "cert_manager_cluster_issuers",
+    "ingress_class": "cert_manager_ingress_class",
+}
+ENTRYPOINT_KEYS: Mapping[str, str] = {
+    **_MEMBER,
+    **{
+        field: f"cluster_entrypoint_{field}"
+        for field in (
+            "namespace",
+            "name",
+            "target",
+            "release",
+            "selector",
+            "target_ports",
+            "annotations",
+            "load_balancer_ip",
+            "load_balancer_source_ranges",
+        )
+    },
+}
 
 
-class ChartValuesError(ValueError):
-    """Invalid input; ``issues`` lists every problem, each naming member and key."""
-
-    def __init__(self, issues: Sequence[str]) -> None:
-        self.issues = list(issues)
-        super().__init__("; ".join(self.issues))
-
-
-class _Issues:
-    """Collects problems so a caller sees all of them at once."""
-
-    def __init__(self, member: str) -> None:
-        self.member = member
-        self.items: list[str] = []
-
-    def add(self, key: str, message: str) -> None:
-        self.items.append(f"member {self.member}: {key}: {message}")
-
-    def raise_if_any(self) -> None:
-        if self.items:
-            raise ChartValuesError(self.items)
+def _issues(member: Any, defaults: Mapping[str, str], keys: Mapping[str, str] | None) -> Issues:
+    issues = Issues(str(member), {**defaults, **(keys or {})})
+    check_member(issues, member)
+    return issues
 
 
 def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> JSON:
@@ -103,78 +135,78 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> JSON:
     return merged
 
 
-def _check_member(member: object) -> str:
-    if not isinstance(member, str) or not _LABEL_VALUE.match(member) or not member:
-        # The member name ends up in label values, so it must be one.
-        raise ChartValuesError(
-            [
-                f"member {member!r}: inventory_hostname: must be a non-empty Kubernetes label value (letters, digits, '-', '_', '.')"
-            ]
-        )
-    return member
-
-
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _check_string_map(
-    issues: _Issues, key: str, value: object, *, names: re.Pattern[str] | None = None
-) -> dict[str, str]:
-    if not isinstance(value, Mapping):
-        issues.add(key, f"must be a mapping of strings, got {type(value).__name__}")
-        return {}
+def _string_map(issues: Issues, key: str, value: object, what: str, values: Any = None) -> dict[str, str]:
+    """A mapping of qualified names (label or annotation keys) to strings; `values` checks each value."""
+    spec = issues.mapping(value, key, f"a mapping of {what} to string")
     result: dict[str, str] = {}
-    for name, item in value.items():
-        if not isinstance(name, str) or (names is not None and not names.match(name)):
-            issues.add(f"{key}.{name}", "is not a valid key")
+    for name, item in (spec or {}).items():
+        item_key = f"{key}.{name}"
+        if not isinstance(name, str):
+            issues.add(key, f"{what}s must be strings, got {kind(name)}")
             continue
-        if not isinstance(item, str):
-            issues.add(f"{key}.{name}", f"must be a string, got {type(item).__name__} (quote it in YAML)")
+        if not issues.name(name, item_key, what, _names.qualified_name):
             continue
-        result[name] = item
+        text = issues.string(item, item_key)
+        if text is not None and (values is None or issues.name(text, item_key, "label value", values)):
+            result[name] = text
     return result
 
 
-def _check_resources(issues: _Issues, key: str, value: object) -> JSON:
-    """Check a Kubernetes ``resources`` block: requests/limits of cpu/memory quantities."""
-    if not isinstance(value, Mapping):
-        issues.add(key, f"must be a mapping with requests/limits, got {type(value).__name__}")
-        return {}
+def _resources(issues: Issues, key: str, value: object) -> JSON:
+    """A Kubernetes ``resources`` block: requests/limits of cpu/memory quantities."""
+    spec = issues.mapping(value, key, "a mapping with requests and/or limits")
     result: JSON = {}
-    for section, amounts in value.items():
-        if section not in ("requests", "limits"):
-            issues.add(f"{key}.{section}", "unknown key (expected requests or limits)")
+    if spec is None:
+        return result
+    issues.unknown_keys(spec, key, ("requests", "limits"))
+    for section in ("requests", "limits"):
+        if section not in spec:
             continue
-        if not isinstance(amounts, Mapping):
-            issues.add(f"{key}.{section}", "must be a mapping")
+        amounts = issues.mapping(spec[section], f"{key}.{section}", "a mapping of resource to quantity")
+        if amounts is None:
             continue
+        issues.unknown_keys(amounts, f"{key}.{section}", _RESOURCES)
         checked: dict[str, str] = {}
         for resource, amount in amounts.items():
+            if resource not in _RESOURCES:
+                continue
+            # YAML reads `cpu: 1` as a number; a quantity is its text.
             text = str(amount) if _is_int(amount) or isinstance(amount, float) else amount
-            if resource not in ("cpu", "memory", "ephemeral-storage"):
-                issues.add(
-                    f"{key}.{section}.{resource}",
-                    "unknown resource (expected cpu, memory or ephemeral-storage)",
-                )
-            elif not isinstance(text, str) or not _QUANTITY.match(text):
-                issues.add(
-                    f"{key}.{section}.{resource}",
-                    f"{amount!r} is not a Kubernetes quantity (e.g. 100m, 512Mi)",
-                )
-            else:
-                checked[resource] = text
+            item_key = f"{key}.{section}.{resource}"
+            valid = issues.valid(text, item_key, "Kubernetes quantity", _names.quantity)
+            if valid is not None:
+                checked[resource] = valid
         result[section] = checked
     return result
 
 
-def _check_overrides(issues: _Issues, key: str, value: object) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        issues.add(
-            key, f"must be a mapping (deep-merged over the generated values), got {type(value).__name__}"
-        )
-        return {}
-    return value
+def _overrides(issues: Issues, key: str, value: object) -> Mapping[str, Any]:
+    spec = issues.mapping(value, key, "a mapping (deep-merged over the generated values)")
+    return spec if spec is not None else {}
+
+
+def _redirect_middlewares(issues: Issues, key: str, value: object) -> JSON:
+    """The member state's `redirect_middlewares`: redirectRegex middlewares by name."""
+    spec = issues.mapping(value, key, "a mapping of middleware name to redirectRegex middleware")
+    result: JSON = {}
+    for name, middleware in (spec or {}).items():
+        item_key = f"{key}.{name}"
+        if name in BUFFERING_MIDDLEWARES:
+            issues.add(item_key, f"{name!r} is a middleware the traefik role defines itself")
+            continue
+        # The model names every redirect middleware so that this holds (redirect_middleware_name).
+        if issues.valid(name, item_key, "middleware name (DNS-1123 label)", _names.dns1123_label) is None:
+            continue
+        body = issues.mapping(middleware, item_key, "a redirectRegex middleware")
+        if body is not None and "redirectRegex" not in body:
+            issues.add(item_key, "must be a redirectRegex middleware (as the member state builds them)")
+            continue
+        result[name] = copy.deepcopy(dict(middleware))
+    return result
 
 
 def traefik_values(
@@ -189,51 +221,32 @@ def traefik_values(
     resources: Mapping[str, Any] | None = None,
     redirect_middlewares: Mapping[str, Any] | None = None,
     overrides: Mapping[str, Any] | None = None,
+    keys: Mapping[str, str] | None = None,
 ) -> JSON:
     """Values for the traefik chart 41.x: the seed's settings, with the chart Service off.
 
     The entrypoint Service of the member stands in for the chart's Service, so
     Ingress status is copied from it (``publishedService.pathOverride``).
-    ``redirect_middlewares`` (the redirector's ``redirectRegex`` middlewares) join
-    the buffering middlewares in the file provider; ``overrides`` is merged last.
+    ``redirect_middlewares`` (the member state's ``redirectRegex`` middlewares, by name)
+    join the buffering middlewares in the file provider; ``overrides`` is merged last.
     """
-    member = _check_member(member)
-    issues = _Issues(member)
-    if not isinstance(namespace, str) or not _DNS1123_LABEL.match(namespace):
-        issues.add("traefik_namespace", f"{namespace!r} is not a valid namespace name (DNS-1123 label)")
-    if not isinstance(entrypoint_name, str) or not _DNS1035_LABEL.match(entrypoint_name):
-        issues.add(
-            "traefik_entrypoint_service", f"{entrypoint_name!r} is not a valid Service name (DNS-1035 label)"
-        )
-    if not isinstance(ingress_class, str) or not _DNS1123_SUBDOMAIN.match(ingress_class):
-        issues.add("traefik_ingress_class", f"{ingress_class!r} is not a valid IngressClass name")
-    if not _is_int(replicas) or replicas < 1:
-        issues.add("traefik_replicas", f"must be an integer >= 1, got {replicas!r}")
-    if log_level not in ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL", "PANIC"):
-        issues.add(
-            "traefik_log_level", f"{log_level!r} is not one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL, PANIC"
-        )
-    if not isinstance(responding_timeout, str) or not _DURATION.match(responding_timeout):
-        issues.add(
-            "traefik_responding_timeout", f"{responding_timeout!r} is not a duration such as 600s or 10m"
-        )
-    checked_resources = _check_resources(
-        issues, "traefik_resources", resources if resources is not None else {}
+    issues = _issues(member, TRAEFIK_KEYS, keys)
+    k = issues.key
+    issues.valid(namespace, k("namespace"), "namespace (DNS-1123 label)", _names.dns1123_label)
+    issues.valid(entrypoint_name, k("entrypoint_name"), "Service name (DNS-1035 label)", _names.dns1035_label)
+    issues.valid(
+        ingress_class, k("ingress_class"), "IngressClass name (DNS-1123 subdomain)", _names.dns1123_subdomain
     )
-    extra = redirect_middlewares if redirect_middlewares is not None else {}
-    if not isinstance(extra, Mapping):
-        issues.add("traefik_redirects", f"redirect middlewares must be a mapping, got {type(extra).__name__}")
-        extra = {}
-    for name, middleware in extra.items():
-        if name in BUFFERING_MIDDLEWARES:
-            issues.add(
-                "traefik_redirects", f"middleware name {name!r} clashes with a built-in buffering middleware"
-            )
-        elif not isinstance(name, str) or not _DNS1123_LABEL.match(name):
-            issues.add("traefik_redirects", f"middleware name {name!r} is not a DNS-1123 label")
-        elif not isinstance(middleware, Mapping) or "redirectRegex" not in middleware:
-            issues.add("traefik_redirects", f"middleware {name!r} must be a redirectRegex middleware")
-    over = _check_overrides(issues, "traefik_values_overrides", overrides if overrides is not None else {})
+    if not _is_int(replicas) or replicas < 1:
+        issues.add(k("replicas"), f"must be an integer of at least 1, got {kind(replicas)}")
+    if log_level not in _LOG_LEVELS:
+        issues.add(k("log_level"), f"{log_level!r} is not one of {', '.join(_LOG_LEVELS)}")
+    issues.valid(responding_timeout, k("responding_timeout"), "duration", _names.duration)
+    checked_resources = _resources(issues, k("resources"), resources if resources is not None else {})
+    extra = _redirect_middlewares(
+        issues, k("redirect_middlewares"), redirect_middlewares if redirect_middlewares is not None else {}
+    )
+    over = _overrides(issues, k("overrides"), overrides if overrides is not None else {})
     issues.raise_if_any()
 
     middlewares: JSON = {
@@ -302,18 +315,21 @@ def cert_manager_values(
     webhook_resources: Mapping[str, Any] | None = None,
     cainjector_resources: Mapping[str, Any] | None = None,
     overrides: Mapping[str, Any] | None = None,
+    keys: Mapping[str, str] | None = None,
 ) -> JSON:
     """Values for the cert-manager chart: CRDs installed and kept, ingress-shim defaulting to a ClusterIssuer."""
-    member = _check_member(member)
-    issues = _Issues(member)
-    if not isinstance(default_issuer, str) or not _DNS1123_SUBDOMAIN.match(default_issuer):
-        issues.add("cert_manager_default_issuer", f"{default_issuer!r} is not a valid ClusterIssuer name")
-    controller = _check_resources(issues, "cert_manager_controller_resources", controller_resources or {})
-    webhook = _check_resources(issues, "cert_manager_webhook_resources", webhook_resources or {})
-    cainjector = _check_resources(issues, "cert_manager_cainjector_resources", cainjector_resources or {})
-    over = _check_overrides(
-        issues, "cert_manager_values_overrides", overrides if overrides is not None else {}
+    issues = _issues(member, CERT_MANAGER_KEYS, keys)
+    k = issues.key
+    issues.valid(
+        default_issuer,
+        k("default_issuer"),
+        "ClusterIssuer name (DNS-1123 subdomain)",
+        _names.dns1123_subdomain,
     )
+    controller = _resources(issues, k("controller_resources"), controller_resources or {})
+    webhook = _resources(issues, k("webhook_resources"), webhook_resources or {})
+    cainjector = _resources(issues, k("cainjector_resources"), cainjector_resources or {})
+    over = _overrides(issues, k("overrides"), overrides if overrides is not None else {})
     issues.raise_if_any()
 
     values: JSON = {
@@ -336,46 +352,37 @@ def cluster_issuers(
     email: object,
     issuers: Mapping[str, str] | None = None,
     ingress_class: str = "traefik",
+    keys: Mapping[str, str] | None = None,
 ) -> list[JSON]:
     """ACME ClusterIssuers (one per ``issuers`` name -> directory URL), each with an http01 solver."""
-    member = _check_member(member)
-    issues = _Issues(member)
-    if not isinstance(email, str) or not email:
-        issues.add("cert_manager_acme_email", "is required: the Let's Encrypt account e-mail address")
-    elif not _EMAIL.match(email):
-        issues.add("cert_manager_acme_email", f"{email!r} is not a valid e-mail address")
-    wanted = ACME_SERVERS if issuers is None else issuers
-    if not isinstance(wanted, Mapping) or not wanted:
-        issues.add(
-            "cert_manager_cluster_issuers", "must be a non-empty mapping of issuer name to ACME directory URL"
-        )
-        wanted = {}
-    for name, server in wanted.items():
-        if not isinstance(name, str) or not _DNS1123_SUBDOMAIN.match(name):
-            issues.add(
-                f"cert_manager_cluster_issuers.{name}",
-                "is not a valid ClusterIssuer name (DNS-1123 subdomain)",
-            )
+    issues = _issues(member, CLUSTER_ISSUERS_KEYS, keys)
+    k = issues.key
+    if email is None or email == "":
+        issues.add(k("email"), "is required: the Let's Encrypt account e-mail address")
+    else:
+        issues.valid(email, k("email"), "e-mail address", _names.email)
+    wanted = issues.mapping(
+        ACME_SERVERS if issuers is None else issuers,
+        k("issuers"),
+        "a non-empty mapping of issuer name to ACME directory URL",
+    )
+    if wanted is not None and not wanted:
+        issues.add(k("issuers"), "must be a non-empty mapping of issuer name to ACME directory URL")
+    for name, server in (wanted or {}).items():
+        item_key = f"{k('issuers')}.{name}"
+        issues.valid(name, item_key, "ClusterIssuer name (DNS-1123 subdomain)", _names.dns1123_subdomain)
         if not isinstance(server, str) or not server.startswith("https://"):
-            issues.add(
-                f"cert_manager_cluster_issuers.{name}", f"ACME directory {server!r} must be an https:// URL"
-            )
-    if not isinstance(ingress_class, str) or not _DNS1123_SUBDOMAIN.match(ingress_class):
-        issues.add("cert_manager_ingress_class", f"{ingress_class!r} is not a valid IngressClass name")
+            issues.add(item_key, f"the ACME directory must be an https:// URL, got {kind(server)}")
+    issues.valid(
+        ingress_class, k("ingress_class"), "IngressClass name (DNS-1123 subdomain)", _names.dns1123_subdomain
+    )
     issues.raise_if_any()
 
     return [
         {
             "apiVersion": "cert-manager.io/v1",
             "kind": "ClusterIssuer",
-            "metadata": {
-                "name": name,
-                "labels": {
-                    "app.kubernetes.io/managed-by": MANAGED_BY,
-                    "binder.ingress/member": member,
-                    "binder.ingress/set": "cluster-issuers",
-                },
-            },
+            "metadata": {"name": name, "labels": labels(member, SET_CLUSTER_ISSUERS)},
             "spec": {
                 "acme": {
                     "server": server,
@@ -385,12 +392,12 @@ def cluster_issuers(
                 }
             },
         }
-        for name, server in wanted.items()
+        for name, server in (wanted or {}).items()
     ]
 
 
 def _controller_selector(
-    issues: _Issues, target: str, release: str, namespace: str, selector: object
+    issues: Issues, target: Any, release: str, namespace: str, selector: object
 ) -> dict[str, str]:
     if target == "traefik":
         # The traefik chart labels its pods with the release and namespace joined.
@@ -401,28 +408,14 @@ def _controller_selector(
             "app.kubernetes.io/instance": release,
             "app.kubernetes.io/component": "controller",
         }
+    k = issues.key
     if target == "custom":
-        checked = _check_string_map(issues, "cluster_entrypoint_selector", selector, names=_LABEL_NAME)
-        if not checked and isinstance(selector, Mapping) and not selector:
-            issues.add("cluster_entrypoint_selector", "is required when cluster_entrypoint_target is custom")
-        for name, value in checked.items():
-            if not _LABEL_VALUE.match(value):
-                issues.add(f"cluster_entrypoint_selector.{name}", f"{value!r} is not a valid label value")
+        checked = _string_map(issues, k("selector"), selector, "label key", _names.label_value)
+        if isinstance(selector, Mapping) and not selector:
+            issues.add(k("selector"), f"is required when {k('target')} is custom")
         return checked
-    issues.add("cluster_entrypoint_target", f"{target!r} is not one of traefik, ingress-nginx, custom")
+    issues.add(k("target"), f"{target!r} is not one of {', '.join(_TARGETS)}")
     return {}
-
-
-def _check_target_port(issues: _Issues, key: str, value: object) -> int | str | None:
-    if isinstance(value, int) and _is_int(value):
-        if 1 <= value <= 65535:
-            return value
-        issues.add(key, f"port {value} is outside 1-65535")
-        return None
-    if isinstance(value, str) and _PORT_NAME.match(value) and re.search(r"[a-z]", value):
-        return value
-    issues.add(key, f"{value!r} is neither a port number nor a valid port name")
-    return None
 
 
 def entrypoint_service(
@@ -437,65 +430,47 @@ def entrypoint_service(
     annotations: Mapping[str, Any] | None = None,
     load_balancer_ip: str = "",
     load_balancer_source_ranges: Sequence[str] | None = None,
+    keys: Mapping[str, str] | None = None,
 ) -> JSON:
     """The member's one public LoadBalancer Service, sending 80/443 to the ingress controller's pods."""
-    member = _check_member(member)
-    issues = _Issues(member)
-    if not isinstance(namespace, str) or not _DNS1123_LABEL.match(namespace):
-        issues.add(
-            "cluster_entrypoint_namespace", f"{namespace!r} is not a valid namespace name (DNS-1123 label)"
-        )
-    if not isinstance(name, str) or not _DNS1035_LABEL.match(name):
-        issues.add("cluster_entrypoint_name", f"{name!r} is not a valid Service name (DNS-1035 label)")
-    if not isinstance(release, str) or not _DNS1123_LABEL.match(release):
-        issues.add("cluster_entrypoint_release", f"{release!r} is not a valid Helm release name")
+    issues = _issues(member, ENTRYPOINT_KEYS, keys)
+    k = issues.key
+    issues.valid(namespace, k("namespace"), "namespace (DNS-1123 label)", _names.dns1123_label)
+    issues.valid(name, k("name"), "Service name (DNS-1035 label)", _names.dns1035_label)
+    # The chart labels its pods with it, so a label value; Helm wants a DNS-1123 label.
+    issues.valid(release, k("release"), "Helm release name (DNS-1123 label)", _names.dns1123_label)
     pod_selector = _controller_selector(
         issues, target, release, namespace, selector if selector is not None else {}
     )
 
-    ports_in = target_ports if target_ports is not None else {}
-    if not isinstance(ports_in, Mapping):
-        issues.add(
-            "cluster_entrypoint_target_ports",
-            f"must be a mapping with http/https, got {type(ports_in).__name__}",
-        )
-        ports_in = {}
-    for unknown in sorted(set(ports_in) - {"http", "https"}):
-        issues.add(f"cluster_entrypoint_target_ports.{unknown}", "unknown key (expected http or https)")
-    defaults: tuple[int | str, int | str] = _TARGET_PORTS.get(target, (80, 443))
-    http_target = _check_target_port(
-        issues, "cluster_entrypoint_target_ports.http", ports_in.get("http", defaults[0])
+    ports_in = issues.mapping(
+        target_ports if target_ports is not None else {},
+        k("target_ports"),
+        "a mapping with http and/or https",
     )
-    https_target = _check_target_port(
-        issues, "cluster_entrypoint_target_ports.https", ports_in.get("https", defaults[1])
-    )
+    ports_in = ports_in if ports_in is not None else {}
+    issues.unknown_keys(ports_in, k("target_ports"), ("http", "https"))
+    defaults: tuple[Port, Port] = _TARGET_PORTS.get(target, (80, 443))
+    http_target = issues.port(ports_in.get("http", defaults[0]), f"{k('target_ports')}.http")
+    https_target = issues.port(ports_in.get("https", defaults[1]), f"{k('target_ports')}.https")
 
-    checked_annotations = _check_string_map(
-        issues,
-        "cluster_entrypoint_annotations",
-        annotations if annotations is not None else {},
-        names=_LABEL_NAME,
+    checked_annotations = _string_map(
+        issues, k("annotations"), annotations if annotations is not None else {}, "annotation name"
     )
-    if not isinstance(load_balancer_ip, str):
-        issues.add("cluster_entrypoint_load_balancer_ip", "must be a string")
-    ranges = load_balancer_source_ranges if load_balancer_source_ranges is not None else []
-    if isinstance(ranges, str) or not isinstance(ranges, Sequence):
-        issues.add("cluster_entrypoint_load_balancer_source_ranges", "must be a list of CIDRs")
-        ranges = []
-    for index, cidr in enumerate(ranges):
-        if not isinstance(cidr, str) or not _CIDR.match(cidr):
-            issues.add(f"cluster_entrypoint_load_balancer_source_ranges[{index}]", f"{cidr!r} is not a CIDR")
+    issues.string(load_balancer_ip, k("load_balancer_ip"))
+    ranges = issues.sequence(
+        load_balancer_source_ranges if load_balancer_source_ranges is not None else [],
+        k("load_balancer_source_ranges"),
+        "a list of CIDRs",
+    )
+    for index, network in enumerate(ranges or ()):
+        issues.valid(network, f"{k('load_balancer_source_ranges')}[{index}]", "CIDR", _names.cidr)
     issues.raise_if_any()
 
     metadata: JSON = {
         "name": name,
         "namespace": namespace,
-        "labels": {
-            "app.kubernetes.io/name": name,
-            "app.kubernetes.io/managed-by": MANAGED_BY,
-            "binder.ingress/member": member,
-            "binder.ingress/set": "entrypoint",
-        },
+        "labels": {"app.kubernetes.io/name": name, **labels(member, SET_ENTRYPOINT)},
     }
     if checked_annotations:
         metadata["annotations"] = checked_annotations

@@ -20,33 +20,54 @@ from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 from ansible_collections.binder.ingress.plugins.module_utils import _names
+from ansible_collections.binder.ingress.plugins.module_utils.constants import (
+    LABEL_COMPONENT,
+    LABEL_MANAGED_BY,
+    LABEL_MEMBER,
+    LABEL_SET,
+    MANAGED_BY,
+    MIDDLEWARE_DEFAULT,
+    MIDDLEWARE_HARBOR,
+    MIDDLEWARE_HUB,
+    REDIRECTOR,
+    REDIRECTOR_SERVICE,
+    SET_INGRESSES,
+)
 
 __all__ = [
-    "DEFAULT_KEY",
-    "DEFAULT_REDIRECTS_KEY",
+    "FILE_PROVIDER",
+    "MEMBER_KEYS",
+    "TRAEFIK_MIDDLEWARES",
     "Issue",
+    "Issues",
     "MemberError",
     "MemberState",
     "Route",
     "build_member",
+    "check_member",
+    "kind",
+    "labels",
     "redirect_middleware_name",
-    "redirect_middlewares",
     "summary_markdown",
 ]
 
-DEFAULT_KEY = "binder_ingresses_components"
-DEFAULT_REDIRECTS_KEY = "binder_ingresses_components.redirector.redirects"
-# Where the other inputs of build_member come from in the inventory (for error keys).
-MEMBER_KEY = "inventory_hostname"
-NAMESPACE_KEY = "binder_ingresses_namespace"
-INGRESS_CLASS_KEY = "binder_ingresses_ingress_class"
+# Where build_member's inputs come from (input field -> the variable a user writes), for error
+# keys: the binder_ingresses role's variables. Callers that map other variables onto these pass
+# their own names (`keys`), so an error names what the user actually wrote.
+MEMBER_KEYS: Mapping[str, str] = {
+    "member": "inventory_hostname",
+    "components": "binder_ingresses_components",
+    "namespace": "binder_ingresses_namespace",
+    "ingress_class": "binder_ingresses_ingress_class",
+    "tls_acme": "binder_ingresses_tls_acme",
+}
 
-MANAGED_BY = "binder.ingress"
-LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
-LABEL_MEMBER = "binder.ingress/member"
-LABEL_SET = "binder.ingress/set"
-LABEL_COMPONENT = "binder.ingress/component"
-SET_INGRESSES = "ingresses"
+# The middlewares the traefik role defines in its file provider, besides one per redirect. The
+# traefik role enables no other provider that defines middlewares (kubernetesCRD and
+# kubernetesGateway are off; kubernetesIngress defines none), so `@file` is the only suffix an
+# Ingress can name.
+TRAEFIK_MIDDLEWARES = (MIDDLEWARE_HUB, MIDDLEWARE_HARBOR, MIDDLEWARE_DEFAULT)
+FILE_PROVIDER = "file"
 
 ANNOTATION_TLS_ACME = "kubernetes.io/tls-acme"
 ANNOTATION_MIDDLEWARES = "traefik.ingress.kubernetes.io/router.middlewares"
@@ -60,10 +81,8 @@ _RESERVED_ANNOTATIONS = {
     ANNOTATION_TLS_ACME: "must not be set here: it follows the role's binder_ingresses_tls_acme",
 }
 
-REDIRECTOR = "redirector"
-REDIRECTOR_SERVICE = "redirector"
 REDIRECTOR_PORT = 80
-DEFAULT_MIDDLEWARE = "default@file"
+DEFAULT_MIDDLEWARE = f"{MIDDLEWARE_DEFAULT}@{FILE_PROVIDER}"
 
 # traefik's redirectRegex has only `permanent`: for GET it answers 301 (permanent)
 # or 302; for any other method it answers 308 or 307 by itself. So 301 and 302 are
@@ -176,14 +195,14 @@ _COMMON_KEYS = ("enabled", "hosts", "tls_secret", "name", "service", "paths", "m
 _HARBOR_CORE = ("{release}-harbor-core", 80)
 
 BUILTINS: dict[str, _Builtin] = {
-    "jupyterhub": _Builtin(service=("proxy-public", "http"), middleware="hub@file"),
+    "jupyterhub": _Builtin(service=("proxy-public", "http"), middleware=f"{MIDDLEWARE_HUB}@{FILE_PROVIDER}"),
     "binderhub": _Builtin(service=("binder", 80)),
     "federation-redirect": _Builtin(service=("federation-redirect", 80)),
     "gcs-proxy": _Builtin(service=("gcs-proxy", 80), hosts_key="buckets"),
     "redirector": _Builtin(service=(REDIRECTOR_SERVICE, REDIRECTOR_PORT), hosts_key="redirects"),
     "harbor": _Builtin(
         service=("{release}-harbor-portal", 80),
-        middleware="harbor@file",
+        middleware=f"{MIDDLEWARE_HARBOR}@{FILE_PROVIDER}",
         paths=(
             _DefaultPath("/", "Prefix"),
             _DefaultPath("/api/", "Prefix", _HARBOR_CORE),
@@ -222,19 +241,27 @@ _REDIRECT_KEYS = ("type", "from", "to", "code", "tls_secret")
 
 
 def redirect_middleware_name(from_host: str) -> str:
-    """The traefik file-provider middleware of the redirect away from `from_host`."""
-    return f"redirect-{_names.dashed(from_host)}"
+    """The traefik file-provider middleware of the redirect away from `from_host`.
+
+    Always a DNS-1123 label for a valid host: a name that would be longer than 63 characters is
+    shortened and ends with a hash of the host. The redirect's Ingress annotation and the traefik
+    role's file provider both take it from the member state, so they always agree.
+    """
+    name: str = _names.bounded("redirect-", _names.dashed(from_host), _names.DNS1123_LABEL_MAX)
+    return name
 
 
 def _redirect_ingress_name(from_host: str) -> str:
-    return f"{REDIRECTOR}-{_names.dashed(from_host)}"
+    name: str = _names.bounded(f"{REDIRECTOR}-", _names.dashed(from_host), _names.DNS1123_SUBDOMAIN_MAX)
+    return name
 
 
 # ---------------------------------------------------------------------------
 # Reading the inventory: type checks that record issues instead of raising
 
 
-def _kind(value: Any) -> str:
+def kind(value: Any) -> str:
+    """What a value is, for "must be X, got Y" messages."""
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -257,13 +284,21 @@ def _is_list(value: Any) -> bool:
     return isinstance(value, Sequence) and not isinstance(value, (str, bytes))
 
 
-class _Issues:
-    """Collects issues in discovery order, dropping exact repeats."""
+class Issues:
+    """Collects issues in discovery order, dropping exact repeats.
 
-    def __init__(self, member: str) -> None:
+    `keys` maps the builder's input fields to the variables the user wrote; `key(field)` is the
+    name an issue about that field carries.
+    """
+
+    def __init__(self, member: str, keys: Mapping[str, str] | None = None) -> None:
         self.member = member
+        self.keys: Mapping[str, str] = keys if keys is not None else {}
         self.items: list[Issue] = []
         self._seen: set[Issue] = set()
+
+    def key(self, field: str) -> str:
+        return self.keys.get(field, field)
 
     def add(self, key: str, message: str) -> None:
         issue = Issue(self.member, key, message)
@@ -271,23 +306,43 @@ class _Issues:
             self._seen.add(issue)
             self.items.append(issue)
 
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise MemberError(self.items)
+
     def string(self, value: Any, key: str) -> str | None:
         if isinstance(value, str):
             return value
-        self.add(key, f"must be a string, got {_kind(value)}")
+        self.add(key, f"must be a string, got {kind(value)}")
         return None
 
     def mapping(self, value: Any, key: str, what: str) -> Mapping[Any, Any] | None:
         if isinstance(value, Mapping):
             return value
-        self.add(key, f"must be {what}, got {_kind(value)}")
+        self.add(key, f"must be {what}, got {kind(value)}")
         return None
 
     def sequence(self, value: Any, key: str, what: str) -> Sequence[Any] | None:
         if _is_list(value):
             return value  # type: ignore[no-any-return]
-        self.add(key, f"must be {what}, got {_kind(value)}")
+        self.add(key, f"must be {what}, got {kind(value)}")
         return None
+
+    def entries(self, value: Any, key: str, what: str, noun: str) -> list[tuple[str, Any]]:
+        """A non-empty list's items with their keys (`key[i]`); an empty list is reported."""
+        items = self.sequence(value, key, what)
+        if items is None:
+            return []
+        if not items:
+            self.add(key, f"must list at least one {noun}")
+        return [(f"{key}[{i}]", item) for i, item in enumerate(items)]
+
+    def record(self, value: Any, key: str, allowed: Sequence[str]) -> Mapping[Any, Any] | None:
+        """A mapping holding only `allowed` keys (unknown ones are reported, with a did-you-mean)."""
+        spec = self.mapping(value, key, "a mapping {" + ", ".join(allowed) + "}")
+        if spec is not None:
+            self.unknown_keys(spec, key, allowed)
+        return spec
 
     def unknown_keys(self, value: Mapping[Any, Any], key: str, allowed: Sequence[str]) -> None:
         for name in value:
@@ -302,6 +357,28 @@ class _Issues:
             self.add(key, f"{value!r} is not a valid {what}: {reason}")
             return False
         return True
+
+    def valid(self, value: Any, key: str, what: str, check: Any) -> str | None:
+        """The value if it is a string that passes `check`; else the problem is recorded."""
+        text = self.string(value, key)
+        if text is not None and self.name(text, key, what, check):
+            return text
+        return None
+
+    def port(self, value: Any, key: str) -> Port | None:
+        """A Service port, by number or by name (kept even when invalid: it is reported)."""
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            self.add(key, f"must be a port number (1-65535) or a port name, got {kind(value)}")
+            return None
+        if isinstance(value, int):
+            reason = _names.port_number(value)
+            if reason:
+                self.add(key, f"{value} is not a valid port number: {reason}")
+            return value
+        reason = _names.port_name(value)
+        if reason:
+            self.add(key, f"{value!r} is not a valid port name: {reason}")
+        return value
 
     def host(self, value: Any, key: str, *, allow_wildcard: bool = True) -> str | None:
         """The host if it is a string (valid or not: an invalid one is reported and kept for the cross checks)."""
@@ -360,6 +437,8 @@ class _Ingress:
     middlewares: tuple[str, ...]
     annotations: dict[str, str]
     redirect_from: str | None = None
+    # The inventory key of each of `middlewares`, when the inventory wrote them (not defaults).
+    middleware_keys: tuple[str, ...] = ()
 
 
 @dataclass
@@ -382,11 +461,10 @@ def _placeholder(key: str) -> str:
     return f"<{key}>"
 
 
-def _service(r: _Issues, value: Any, key: str) -> _Backend:
-    spec = r.mapping(value, key, "a mapping {name, port}")
+def _service(r: Issues, value: Any, key: str) -> _Backend:
+    spec = r.record(value, key, _SERVICE_KEYS)
     if spec is None:
         return _NO_BACKEND
-    r.unknown_keys(spec, key, _SERVICE_KEYS)
     name: str | None = None
     if "name" in spec:
         name = r.string(spec["name"], f"{key}.name")
@@ -396,7 +474,7 @@ def _service(r: _Issues, value: Any, key: str) -> _Backend:
         r.add(key, "missing key 'name'")
     port: Port | None = None
     if "port" in spec:
-        port = _port(r, spec["port"], f"{key}.port")
+        port = r.port(spec["port"], f"{key}.port")
     else:
         r.add(key, "missing key 'port'")
     if name is None or port is None:
@@ -404,22 +482,7 @@ def _service(r: _Issues, value: Any, key: str) -> _Backend:
     return _Backend(name, port)
 
 
-def _port(r: _Issues, value: Any, key: str) -> Port | None:
-    if isinstance(value, bool) or not isinstance(value, (int, str)):
-        r.add(key, f"must be a port number (1-65535) or a port name, got {_kind(value)}")
-        return None
-    if isinstance(value, int):
-        reason = _names.port_number(value)
-        if reason:
-            r.add(key, f"{value} is not a valid port number: {reason}")
-        return value
-    reason = _names.port_name(value)
-    if reason:
-        r.add(key, f"{value!r} is not a valid port name: {reason}")
-    return value
-
-
-def _secret(r: _Issues, value: Any, key: str) -> str:
+def _secret(r: Issues, value: Any, key: str) -> str:
     secret = r.string(value, key)
     if secret is None:
         return _placeholder(key)
@@ -427,17 +490,20 @@ def _secret(r: _Issues, value: Any, key: str) -> str:
     return secret
 
 
-def _middlewares(r: _Issues, value: Any, key: str) -> tuple[str, ...]:
+def _middlewares(r: Issues, value: Any, key: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The well-formed references and their keys; what they name is checked member-wide."""
     items = r.sequence(value, key, "a list of traefik middleware references ('name@provider')")
     refs: list[str] = []
+    keys: list[str] = []
     for i, item in enumerate(items or ()):
-        ref = r.string(item, f"{key}[{i}]")
-        if ref is not None and r.name(ref, f"{key}[{i}]", "middleware reference", _names.middleware_ref):
+        ref = r.valid(item, f"{key}[{i}]", "middleware reference", _names.middleware_ref)
+        if ref is not None:
             refs.append(ref)
-    return tuple(refs)
+            keys.append(f"{key}[{i}]")
+    return tuple(refs), tuple(keys)
 
 
-def _annotations(r: _Issues, value: Any, key: str) -> dict[str, str]:
+def _annotations(r: Issues, value: Any, key: str) -> dict[str, str]:
     spec = r.mapping(value, key, "a mapping of annotation name to string value")
     result: dict[str, str] = {}
     if spec is None:
@@ -445,31 +511,24 @@ def _annotations(r: _Issues, value: Any, key: str) -> dict[str, str]:
     for name, val in spec.items():
         item_key = f"{key}.{name}"
         if not isinstance(name, str):
-            r.add(key, f"annotation names must be strings, got {_kind(name)}")
+            r.add(key, f"annotation names must be strings, got {kind(name)}")
             continue
         if name in _RESERVED_ANNOTATIONS:
             r.add(item_key, _RESERVED_ANNOTATIONS[name])
             continue
-        r.name(name, item_key, "annotation name", _names.annotation_key)
+        r.name(name, item_key, "annotation name", _names.qualified_name)
         text = r.string(val, item_key)
         if text is not None:
             result[name] = text
     return result
 
 
-def _paths(r: _Issues, value: Any, key: str, default: _Backend, static: bool) -> list[_Path]:
-    items = r.sequence(value, key, "a list of {path, path_type, service}")
+def _paths(r: Issues, value: Any, key: str, default: _Backend, static: bool) -> list[_Path]:
     result: list[_Path] = []
-    if items is None:
-        return result
-    if not items:
-        r.add(key, "must list at least one path")
-    for i, item in enumerate(items):
-        item_key = f"{key}[{i}]"
-        spec = r.mapping(item, item_key, "a mapping {path, path_type, service}")
+    for item_key, item in r.entries(value, key, "a list of {path, path_type, service}", "path"):
+        spec = r.record(item, item_key, _PATH_KEYS)
         if spec is None:
             continue
-        r.unknown_keys(spec, item_key, _PATH_KEYS)
         path_type: str | None = "Exact" if static else "Prefix"
         if "path_type" in spec:
             path_type = r.string(spec["path_type"], f"{item_key}.path_type")
@@ -500,33 +559,21 @@ def _paths(r: _Issues, value: Any, key: str, default: _Backend, static: bool) ->
     return result
 
 
-def _hosts(r: _Issues, value: Any, key: str, secret: str, secret_key: str) -> list[_Host]:
-    items = r.sequence(value, key, "a list of host names")
+def _hosts(r: Issues, value: Any, key: str, secret: str, secret_key: str) -> list[_Host]:
     result: list[_Host] = []
-    if items is None:
-        return result
-    if not items:
-        r.add(key, "must list at least one host")
-    for i, item in enumerate(items):
-        host = r.host(item, f"{key}[{i}]")
+    for item_key, item in r.entries(value, key, "a list of host names", "host"):
+        host = r.host(item, item_key)
         if host is not None:
-            result.append(_Host(host, f"{key}[{i}]", secret, secret_key))
+            result.append(_Host(host, item_key, secret, secret_key))
     return result
 
 
-def _buckets(r: _Issues, value: Any, key: str, secret: str, secret_key: str) -> list[_Host]:
-    items = r.sequence(value, key, "a list of {name, host, tls_secret}")
+def _buckets(r: Issues, value: Any, key: str, secret: str, secret_key: str) -> list[_Host]:
     result: list[_Host] = []
-    if items is None:
-        return result
-    if not items:
-        r.add(key, "must list at least one bucket")
-    for i, item in enumerate(items):
-        item_key = f"{key}[{i}]"
-        spec = r.mapping(item, item_key, "a mapping {name, host, tls_secret}")
+    for item_key, item in r.entries(value, key, "a list of {name, host, tls_secret}", "bucket"):
+        spec = r.record(item, item_key, _BUCKET_KEYS)
         if spec is None:
             continue
-        r.unknown_keys(spec, item_key, _BUCKET_KEYS)
         if "name" not in spec:
             r.add(item_key, "missing key 'name' (the bucket)")
         elif r.string(spec["name"], f"{item_key}.name") == "":
@@ -544,11 +591,11 @@ def _buckets(r: _Issues, value: Any, key: str, secret: str, secret_key: str) -> 
     return result
 
 
-def _redirect_target(r: _Issues, value: Any, key: str, kind: str | None) -> str | None:
+def _redirect_target(r: Issues, value: Any, key: str, redirect_type: str | None) -> str | None:
     target = r.string(value, key)
     if target is None:
         return None
-    if kind == "url":
+    if redirect_type == "url":
         host, slash, path = target.partition("/")
         reason = "it has a scheme" if "://" in target else _names.host_name(host, allow_wildcard=False)
         if reason:
@@ -566,28 +613,21 @@ def _redirect_target(r: _Issues, value: Any, key: str, kind: str | None) -> str 
     return target
 
 
-def _redirects(r: _Issues, value: Any, key: str, base_secret: str) -> list[_Redirect]:
+def _redirects(r: Issues, value: Any, key: str, base_secret: str) -> list[_Redirect]:
     """The redirect entries, with the checks that need only the redirects (self-redirects, loops)."""
-    items = r.sequence(value, key, "a list of {type, from, to, code, tls_secret}")
     result: list[_Redirect] = []
-    if items is None:
-        return result
-    if not items:
-        r.add(key, "must list at least one redirect")
     seen: dict[str, str] = {}
-    for i, item in enumerate(items):
-        item_key = f"{key}[{i}]"
-        spec = r.mapping(item, item_key, "a mapping {type, from, to, code, tls_secret}")
+    for item_key, item in r.entries(value, key, "a list of {type, from, to, code, tls_secret}", "redirect"):
+        spec = r.record(item, item_key, _REDIRECT_KEYS)
         if spec is None:
             continue
-        r.unknown_keys(spec, item_key, _REDIRECT_KEYS)
-        kind: str | None = None
+        redirect_type: str | None = None
         if "type" not in spec:
             r.add(item_key, "missing key 'type' (host or url)")
         else:
-            kind = r.string(spec["type"], f"{item_key}.type")
-            if kind is not None and kind not in REDIRECT_TYPES:
-                r.add(f"{item_key}.type", f"{kind!r} is not one of host, url")
+            redirect_type = r.string(spec["type"], f"{item_key}.type")
+            if redirect_type is not None and redirect_type not in REDIRECT_TYPES:
+                r.add(f"{item_key}.type", f"{redirect_type!r} is not one of host, url")
         source = None
         if "from" not in spec:
             r.add(item_key, "missing key 'from'")
@@ -597,12 +637,12 @@ def _redirects(r: _Issues, value: Any, key: str, base_secret: str) -> list[_Redi
         if "to" not in spec:
             r.add(item_key, "missing key 'to'")
         else:
-            target = _redirect_target(r, spec["to"], f"{item_key}.to", kind)
+            target = _redirect_target(r, spec["to"], f"{item_key}.to", redirect_type)
         permanent = REDIRECT_CODES[DEFAULT_REDIRECT_CODE]
         if "code" in spec:
             code = spec["code"]
             if isinstance(code, bool) or not isinstance(code, int):
-                r.add(f"{item_key}.code", f"must be an integer (301 or 302), got {_kind(code)}")
+                r.add(f"{item_key}.code", f"must be an integer (301 or 302), got {kind(code)}")
             elif code not in REDIRECT_CODES:
                 r.add(
                     f"{item_key}.code",
@@ -622,9 +662,9 @@ def _redirects(r: _Issues, value: Any, key: str, base_secret: str) -> list[_Redi
             secret = _secret(r, spec["tls_secret"], secret_key)
         else:
             secret_key = item_key
-            secret = f"{base_secret}-{_names.dashed(source)}"
+            secret = _names.bounded(f"{base_secret}-", _names.dashed(source), _names.DNS1123_SUBDOMAIN_MAX)
             r.name(secret, item_key, "Secret name (DNS-1123 subdomain)", _names.dns1123_subdomain)
-        redirect = _Redirect(kind or "host", source, target, permanent, secret, item_key, secret_key)
+        redirect = _Redirect(redirect_type or "host", source, target, permanent, secret, item_key, secret_key)
         if redirect.target_host == source:
             r.add(f"{item_key}.to", f"{target!r} redirects {source!r} to itself")
             continue
@@ -633,7 +673,7 @@ def _redirects(r: _Issues, value: Any, key: str, base_secret: str) -> list[_Redi
     return result
 
 
-def _redirect_loops(r: _Issues, redirects: Sequence[_Redirect]) -> None:
+def _redirect_loops(r: Issues, redirects: Sequence[_Redirect]) -> None:
     """Report each cycle of redirects (a -> b -> ... -> a) once, at its first entry in inventory order."""
     by_source = {redirect.source: redirect for redirect in redirects}
     position = {redirect.source: i for i, redirect in enumerate(redirects)}
@@ -680,7 +720,7 @@ def _redirect_middleware(redirect: _Redirect) -> dict[str, Any]:
 
 
 def _component(
-    r: _Issues, component: str, value: Any, ckey: str, namespace: str
+    r: Issues, component: str, value: Any, ckey: str, namespace: str
 ) -> tuple[list[_Ingress], list[_Redirect]]:
     spec = r.mapping(value, ckey, "a mapping of the component's settings (write {} to take every default)")
     if spec is None:
@@ -690,7 +730,7 @@ def _component(
     r.unknown_keys(spec, ckey, _allowed_keys(component))
     enabled = spec.get("enabled", True)
     if not isinstance(enabled, bool):
-        r.add(f"{ckey}.enabled", f"must be a boolean, got {_kind(enabled)}")
+        r.add(f"{ckey}.enabled", f"must be a boolean, got {kind(enabled)}")
         return [], []
     if not enabled:
         return [], []
@@ -745,7 +785,7 @@ def _component(
         r.name(secret, ckey, "Secret name (DNS-1123 subdomain)", _names.dns1123_subdomain)
 
     release = namespace
-    release_key = NAMESPACE_KEY
+    release_key = r.key("namespace")
     if builtin is not None and builtin.uses_release and "release" in spec:
         release_key = f"{ckey}.release"
         release = r.string(spec["release"], release_key) or namespace
@@ -774,15 +814,25 @@ def _component(
         ]
 
     if any(path.backend is _MISSING_BACKEND for path in paths):
-        r.add(
-            ckey,
-            "missing key 'service' ({name, port}): a component that is not built in must name the backend"
-            " of every path that names none",
-        )
+        # A misspelt built-in name lands here as a generic component: say which one was meant.
+        close = difflib.get_close_matches(component, BUILTINS, n=1)
+        if close:
+            r.add(
+                ckey,
+                f"{component!r} is not a built-in component: did you mean {close[0]!r}?"
+                " (as a generic component it would have to give 'service')",
+            )
+        else:
+            r.add(
+                ckey,
+                "missing key 'service' ({name, port}): a component that is not built in must name the"
+                " backend of every path that names none",
+            )
 
     middlewares: tuple[str, ...] = (builtin.middleware if builtin is not None else DEFAULT_MIDDLEWARE,)
+    middleware_keys: tuple[str, ...] = ()
     if "middlewares" in spec:
-        middlewares = _middlewares(r, spec["middlewares"], f"{ckey}.middlewares")
+        middlewares, middleware_keys = _middlewares(r, spec["middlewares"], f"{ckey}.middlewares")
 
     hosts: list[_Host] = []
     hosts_key = builtin.hosts_key if builtin is not None else "hosts"
@@ -795,10 +845,12 @@ def _component(
 
     if not hosts or not paths:
         return [], []
-    return [_Ingress(component, name, name_key, hosts, paths, middlewares, annotations)], []
+    return [
+        _Ingress(component, name, name_key, hosts, paths, middlewares, annotations, None, middleware_keys)
+    ], []
 
 
-def _default_backend(r: _Issues, service: tuple[str, Port], release: str, release_key: str) -> _Backend:
+def _default_backend(r: Issues, service: tuple[str, Port], release: str, release_key: str) -> _Backend:
     name = service[0].format(release=release)
     r.name(name, release_key, "Service name (DNS-1035 label) for this release", _names.dns1035_label)
     return _Backend(name, service[1])
@@ -808,7 +860,7 @@ def _default_backend(r: _Issues, service: tuple[str, Port], release: str, releas
 # Member-wide checks
 
 
-def _cross_checks(r: _Issues, ingresses: Sequence[_Ingress], redirects: Sequence[_Redirect]) -> None:
+def _cross_checks(r: Issues, ingresses: Sequence[_Ingress], redirects: Sequence[_Redirect]) -> None:
     served: dict[tuple[str, str, str], tuple[str, str]] = {}
     routed_by: dict[str, tuple[str, str]] = {}  # host -> first (component, key) routing it
     routed_by_non_static: dict[str, tuple[str, str]] = {}
@@ -875,17 +927,30 @@ def _cross_checks(r: _Issues, ingresses: Sequence[_Ingress], redirects: Sequence
                 )
 
 
+def _middleware_checks(r: Issues, ingresses: Sequence[_Ingress], redirects: Sequence[_Redirect]) -> None:
+    """Every middleware an Ingress names must exist in traefik, or traefik drops its router (and
+    the host answers traefik's own 404): the traefik role's middlewares, through the file provider."""
+    defined = (*TRAEFIK_MIDDLEWARES, *(redirect_middleware_name(rd.source) for rd in redirects))
+    refs = [f"{name}@{FILE_PROVIDER}" for name in defined]
+    listing = ", ".join(defined)
+    for ingress in ingresses:
+        # Only what the inventory wrote has keys; the defaults are the traefik role's own.
+        for ref, key in zip(ingress.middlewares, ingress.middleware_keys, strict=False):
+            name, _, provider = ref.rpartition("@")
+            if provider != FILE_PROVIDER:
+                r.add(
+                    key,
+                    f"{ref!r} names the provider {provider!r}, which the traefik role does not enable:"
+                    f" only file-provider middlewares exist ({FILE_PROVIDER!r}: {listing})",
+                )
+            elif name not in defined:
+                close = difflib.get_close_matches(ref, refs, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                r.add(key, f"{ref!r} is not a middleware the traefik role defines ({listing}){hint}")
+
+
 # ---------------------------------------------------------------------------
 # Manifests
-
-
-def _labels(member: str, component: str) -> dict[str, str]:
-    return {
-        LABEL_MANAGED_BY: MANAGED_BY,
-        LABEL_MEMBER: member,
-        LABEL_SET: SET_INGRESSES,
-        LABEL_COMPONENT: component,
-    }
 
 
 def _port_ref(port: Port) -> dict[str, Port]:
@@ -904,7 +969,7 @@ def _ingress_manifest(
     metadata: dict[str, Any] = {
         "name": ingress.name,
         "namespace": namespace,
-        "labels": _labels(member, ingress.component),
+        "labels": labels(member, SET_INGRESSES, ingress.component),
     }
     if annotations:
         metadata["annotations"] = annotations
@@ -953,7 +1018,7 @@ def _redirector_service(member: str, namespace: str) -> Manifest:
         "metadata": {
             "name": REDIRECTOR_SERVICE,
             "namespace": namespace,
-            "labels": _labels(member, REDIRECTOR),
+            "labels": labels(member, SET_INGRESSES, REDIRECTOR),
         },
         "spec": {
             "type": "ClusterIP",
@@ -968,6 +1033,24 @@ def _redirector_service(member: str, namespace: str) -> Manifest:
 # Public API
 
 
+def check_member(r: Issues, member: Any) -> None:
+    """The member's name: it becomes a label value on everything, so it must be one."""
+    if not isinstance(member, str):
+        r.add(r.key("member"), f"must be a string, got {kind(member)}")
+    elif member == "":
+        r.add(r.key("member"), "must not be empty")
+    else:
+        r.name(member, r.key("member"), "member name (it is a label value)", _names.label_value)
+
+
+def labels(member: str, set_name: str, component: str | None = None) -> dict[str, str]:
+    """The labels of every object the collection writes: what apply and prune select by."""
+    result = {LABEL_MANAGED_BY: MANAGED_BY, LABEL_MEMBER: member, LABEL_SET: set_name}
+    if component is not None:
+        result[LABEL_COMPONENT] = component
+    return result
+
+
 def build_member(
     member: str,
     components: Mapping[str, Any],
@@ -975,17 +1058,25 @@ def build_member(
     namespace: str,
     ingress_class: str = "traefik",
     tls_acme: bool = True,
-    key: str = DEFAULT_KEY,
+    keys: Mapping[str, str] | None = None,
 ) -> MemberState:
-    """Build and validate a member's ingress state; raise MemberError with every problem found."""
-    r = _Issues(member)
-    r.name(member, MEMBER_KEY, "member name (it is a label value)", _names.label_value)
-    if member == "":
-        r.add(MEMBER_KEY, "must not be empty")
-    r.name(namespace, NAMESPACE_KEY, "namespace (DNS-1123 label)", _names.dns1123_label)
-    r.name(
-        ingress_class, INGRESS_CLASS_KEY, "IngressClass name (DNS-1123 subdomain)", _names.dns1123_subdomain
+    """Build and validate a member's ingress state; raise MemberError with every problem found.
+
+    `keys` maps the inputs (`member`, `components`, `namespace`, `ingress_class`) to the
+    variables the user wrote, over MEMBER_KEYS.
+    """
+    r = Issues(str(member), {**MEMBER_KEYS, **(keys or {})})
+    check_member(r, member)
+    r.valid(namespace, r.key("namespace"), "namespace (DNS-1123 label)", _names.dns1123_label)
+    r.valid(
+        ingress_class,
+        r.key("ingress_class"),
+        "IngressClass name (DNS-1123 subdomain)",
+        _names.dns1123_subdomain,
     )
+    if not isinstance(tls_acme, bool):
+        r.add(r.key("tls_acme"), f"must be a boolean, got {kind(tls_acme)}")
+    key = r.key("components")
     catalogue = r.mapping(components, key, "a mapping of component name to its settings")
     ingresses: list[_Ingress] = []
     redirects: list[_Redirect] = []
@@ -995,14 +1086,15 @@ def build_member(
             if isinstance(component, str):
                 names.append(component)
             else:
-                r.add(key, f"component names must be strings, got {_kind(component)}")
+                r.add(key, f"component names must be strings, got {kind(component)}")
         for component in sorted(names):
             found, found_redirects = _component(
-                r, component, catalogue[component], f"{key}.{component}", namespace
+                r, component, catalogue[component], f"{key}.{component}", str(namespace)
             )
             ingresses.extend(found)
             redirects.extend(found_redirects)
         _cross_checks(r, ingresses, redirects)
+        _middleware_checks(r, ingresses, redirects)
     if r.items:
         raise MemberError(r.items)
 
@@ -1033,21 +1125,6 @@ def build_member(
         },
         routes=routes,
     )
-
-
-def redirect_middlewares(
-    member: str, redirects: Sequence[Mapping[str, Any]], key: str = DEFAULT_REDIRECTS_KEY
-) -> dict[str, dict[str, Any]]:
-    """traefik file-provider `http.middlewares` entries for a redirector's redirects, by name.
-
-    Validates the redirects as build_member does (entries, codes, self-redirects,
-    loops); it cannot see the other components, so build_member stays the full check.
-    """
-    r = _Issues(member)
-    found = _redirects(r, redirects, key, f"tls-{REDIRECTOR}")
-    if r.items:
-        raise MemberError(r.items)
-    return {redirect_middleware_name(rd.source): _redirect_middleware(rd) for rd in found}
 
 
 def summary_markdown(state: MemberState) -> str:

@@ -166,8 +166,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.binder.ingress.plugins.module_utils.constants import (
+    REDIRECTOR_SERVICE as REDIRECT_SERVICE,
+)
 
-REDIRECT_SERVICE = "redirector"
 REDIRECTOR_CODES = (301, 302)
 HTTP_REDIRECT_CODES = (301, 302, 307, 308)
 BODY_LIMIT = 65536

@@ -7,12 +7,16 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from ansible_collections.binder.ingress.plugins.module_utils.constants import (
+    REDIRECTOR,
+    REDIRECTOR_SERVICE,
+    SET_INGRESSES,
+)
+from ansible_collections.binder.ingress.plugins.module_utils.model import labels
 from harness import LOCAL_VARS, REPO, Run, Sandbox, member_inventory
 from kubernetes import client
 
-SET_LABELS = (
-    "app.kubernetes.io/managed-by=binder.ingress,binder.ingress/member=local,binder.ingress/set=ingresses"
-)
+SET_LABELS = ",".join(f"{key}={value}" for key, value in labels("local", SET_INGRESSES).items())
 
 
 def ok(run: Run, host: str = "local") -> dict[str, int]:
@@ -82,11 +86,7 @@ def test_prune_deletes_only_what_left_the_inventory(sandbox: Sandbox) -> None:
 
     # Neither of these is this member's: one unlabelled, one labelled as another member's set.
     net.create_namespaced_ingress(namespace, ingress("hand-made", None))
-    other = {
-        "app.kubernetes.io/managed-by": "binder.ingress",
-        "binder.ingress/member": "other-member",
-        "binder.ingress/set": "ingresses",
-    }
+    other = labels("other-member", SET_INGRESSES)
     net.create_namespaced_ingress(namespace, ingress("other-member", other))
 
     components = dict(LOCAL_VARS["binder_ingresses_components"])
@@ -94,11 +94,11 @@ def test_prune_deletes_only_what_left_the_inventory(sandbox: Sandbox) -> None:
     ok(sandbox.converge(namespace, extra_vars={"binder_ingresses_components": components}))
     before = ingresses(sandbox, namespace)
     assert {"old-tool", "redirector-beta-local-test", "hand-made", "other-member"} <= set(before)
-    assert "redirector" in services(sandbox, namespace)
+    assert REDIRECTOR_SERVICE in services(sandbox, namespace)
 
     # Remove a component and every redirect: their Ingresses and the redirector Service must go.
     del components["old-tool"]
-    del components["redirector"]
+    del components[REDIRECTOR]
     extra = {"binder_ingresses_components": components}
     check = sandbox.converge(namespace, "--check", "--diff", extra_vars=extra)
     assert ok(check)["changed"] > 0
@@ -110,9 +110,9 @@ def test_prune_deletes_only_what_left_the_inventory(sandbox: Sandbox) -> None:
     after = ingresses(sandbox, namespace)
     gone = {"old-tool", "redirector-beta-local-test", "redirector-status-local-test"}
     assert set(after) == set(before) - gone
-    assert "redirector" not in services(sandbox, namespace)
+    assert REDIRECTOR_SERVICE not in services(sandbox, namespace)
     deleted = {e["path"].rsplit("/", 1)[1] for e in real.writes() if e["method"] == "DELETE"}
-    assert deleted == gone | {"redirector"}
+    assert deleted == gone | {REDIRECTOR_SERVICE}
     # Everything that stayed is the very same object, not even rewritten.
     for name, obj in after.items():
         assert obj.metadata.uid == before[name].metadata.uid, name

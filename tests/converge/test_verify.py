@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import trustme
+from ansible_collections.binder.ingress.plugins.module_utils.constants import REDIRECTOR_SERVICE
 from harness import BIN, INVENTORY, REPO, Sandbox
 
 from sandbox.demo import ServedMember, served_member
@@ -75,7 +76,7 @@ def test_verify_reports_every_route_of_the_served_member(served: ServedMember) -
         # The status verify saw is the one the data plane gives the same request.
         assert cells[0] == str(served.results[route].status), cells
         assert cells[-1] == "ok", cells
-        if route.service == "redirector":
+        if route.service == REDIRECTOR_SERVICE:
             assert cells[0] in ("301", "302") and cells[1].startswith("https://"), cells
     assert re.search(r"^local\s+: ok=\d+\s+changed=0\s+unreachable=0\s+failed=0", output, re.MULTILINE), (
         output

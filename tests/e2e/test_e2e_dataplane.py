@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from ansible_collections.binder.ingress.plugins.module_utils.constants import LABEL_MANAGED_BY
+from ansible_collections.binder.ingress.plugins.module_utils.constants import MANAGED_BY as MANAGED_BY_VALUE
 from cryptography import x509
 from harness import Member, local_member
 
@@ -22,7 +24,7 @@ from sandbox.dataplane.probe import probe
 
 NS = "e2e-scratch"
 MEMBER_NS = local_member()["binder_namespace"]
-MANAGED_BY = "app.kubernetes.io/managed-by=binder.ingress"
+MANAGED_BY = f"{LABEL_MANAGED_BY}={MANAGED_BY_VALUE}"
 
 
 def _wait(what: str, check: Callable[[], Any], timeout: float = 30.0) -> Any:

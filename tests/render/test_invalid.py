@@ -17,6 +17,12 @@ from typing import Any
 
 import pytest
 import yaml
+from ansible_collections.binder.ingress.plugins.module_utils.constants import (
+    MIDDLEWARE_DEFAULT,
+    MIDDLEWARE_HARBOR,
+    MIDDLEWARE_HUB,
+)
+from ansible_collections.binder.ingress.plugins.module_utils.model import ANNOTATION_MIDDLEWARES
 from render_support import ROOT, run_render
 
 # Each test here starts ansible-playbook (seconds each).
@@ -227,6 +233,30 @@ CASES: dict[str, tuple[dict[str, Any], str]] = {
         },
         "binder_ingresses_components.gcs-proxy.buckets[0].host",
     ),
+    # traefik drops the router of an Ingress naming a middleware it lacks: refused before any write.
+    "middleware-typo": (
+        {
+            "binder_ingresses_components": components(
+                jupyterhub={"hosts": ["hub.example.org"], "middlewares": ["defualt@file"]}
+            )
+        },
+        "member middleware-typo: binder_ingresses_components.jupyterhub.middlewares[0]: 'defualt@file' is not"
+        " a middleware the traefik role defines (hub, harbor, default); did you mean 'default@file'?",
+    ),
+    "middleware-provider-off": (
+        {
+            "binder_ingresses_components": components(
+                jupyterhub={"hosts": ["hub.example.org"], "middlewares": ["auth@kubernetescrd"]}
+            )
+        },
+        "member middleware-provider-off: binder_ingresses_components.jupyterhub.middlewares[0]:"
+        " 'auth@kubernetescrd' names the provider 'kubernetescrd', which the traefik role does not enable",
+    ),
+    "component-misspelt": (
+        {"binder_ingresses_components": components(binderhb={"hosts": ["b.example.org"]})},
+        "member component-misspelt: binder_ingresses_components.binderhb: 'binderhb' is not a built-in"
+        " component: did you mean 'binderhub'?",
+    ),
     "components-not-a-mapping": (
         {"binder_ingresses_components": ["jupyterhub"]},
         "binder_ingresses_components",
@@ -248,6 +278,14 @@ CASES: dict[str, tuple[dict[str, Any], str]] = {
     ),
     "traefik-replicas-zero": ({"traefik_replicas": 0}, "traefik_replicas"),
     "traefik-replicas-not-a-number": ({"traefik_replicas": "two"}, "traefik_replicas"),
+    # A playbook that maps another variable onto a traefik input names it in traefik_keys.
+    "traefik-keys": (
+        {
+            "traefik_responding_timeout": "ten minutes",
+            "traefik_keys": {"responding_timeout": "binder_timeout"},
+        },
+        "member traefik-keys: binder_timeout: 'ten minutes' is not a valid duration",
+    ),
     "traefik-overrides-not-a-mapping": (
         {"traefik_values_overrides": ["replicas"]},
         "traefik_values_overrides",
@@ -286,6 +324,15 @@ CASES: dict[str, tuple[dict[str, Any], str]] = {
     "default-issuer-unknown": ({"cert_manager_default_issuer": "zerossl"}, "cert_manager_default_issuer"),
 }
 GOOD = "good-member"
+# A redirect whose host is valid for the catalogue but too long for `redirect-<host, dashed>` as
+# a DNS-1123 label: its middleware name is shortened, and traefik defines the name the Ingress uses.
+GOOD_LONG_REDIRECT = "good-long-redirect"
+LONG_HOST = "binder-staging-redirect-for-the-old-name.long.example.org"
+LONG_REDIRECT_VARS: dict[str, Any] = {
+    "binder_ingresses_components": components(
+        redirector=redirector({"type": "host", "from": LONG_HOST, "to": "example.org"})
+    )
+}
 # A member installing both releases from the fixture charts, which are the pinned ones: it renders.
 GOOD_LOCAL_CHARTS = "good-local-charts"
 # One member with several catalogue problems: the model must report all of them in one failure.
@@ -356,6 +403,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
         for name, (changes, _) in {
             **CASES,
             GOOD: ({}, ""),
+            GOOD_LONG_REDIRECT: (LONG_REDIRECT_VARS, ""),
             GOOD_LOCAL_CHARTS: (LOCAL_CHARTS, ""),
             SEVERAL: (SEVERAL_VARS, ""),
         }.items()
@@ -383,7 +431,7 @@ def test_the_run_fails(run: Run) -> None:
     assert run.result.returncode != 0
 
 
-@pytest.mark.parametrize("member", [GOOD, GOOD_LOCAL_CHARTS])
+@pytest.mark.parametrize("member", [GOOD, GOOD_LOCAL_CHARTS, GOOD_LONG_REDIRECT])
 def test_the_good_members_still_render(run: Run, member: str) -> None:
     assert member not in run.failures, run.failures.get(member)
     assert (run.out / member / "summary.md").is_file()
@@ -396,9 +444,27 @@ def test_the_good_members_still_render(run: Run, member: str) -> None:
 def test_case_fails_naming_member_and_key_and_writes_nothing(run: Run, member: str, key: str) -> None:
     assert member in run.failures, f"{member} did not fail:\n{run.result.stdout[-3000:]}"
     failure = run.failures[member]
-    # The callback wraps long messages.
-    assert key in re.sub(r"\s+", " ", failure), failure
+    # The callback wraps long messages and writes them as YAML single-quoted strings (' as '').
+    assert key in re.sub(r"\s+", " ", failure).replace("''", "'"), failure
     assert not (run.out / member).exists()
+
+
+def test_a_long_redirect_host_names_the_middleware_traefik_defines(run: Run) -> None:
+    assert GOOD_LONG_REDIRECT not in run.failures, run.failures.get(GOOD_LONG_REDIRECT)
+    out = run.out / GOOD_LONG_REDIRECT
+    ingresses = [yaml.safe_load(p.read_text(encoding="utf-8")) for p in sorted(out.glob("ingress-*.yaml"))]
+    (redirect,) = [i for i in ingresses if i["spec"]["rules"][0]["host"] == LONG_HOST]
+    annotation = redirect["metadata"]["annotations"][ANNOTATION_MIDDLEWARES]
+    name, _, provider = annotation.partition("@")
+    assert provider == "file"
+    # The plain `redirect-<host, dashed>` is longer than a DNS-1123 label: this name is the shortened one.
+    assert len("redirect-" + LONG_HOST.replace(".", "-")) > 63
+    assert len(name) <= 63
+    assert re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", name), name
+    values = yaml.safe_load((out / "traefik-values.yaml").read_text(encoding="utf-8"))
+    middlewares = values["providers"]["file"]["content"]["http"]["middlewares"]
+    assert sorted(middlewares) == sorted([MIDDLEWARE_HUB, MIDDLEWARE_HARBOR, MIDDLEWARE_DEFAULT, name])
+    assert middlewares[name]["redirectRegex"]["replacement"] == "https://example.org${1}"
 
 
 def test_every_catalogue_problem_is_reported_together(run: Run) -> None:

@@ -19,6 +19,10 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
+from ansible_collections.binder.ingress.plugins.module_utils.model import (
+    TRAEFIK_MIDDLEWARES,
+    redirect_middleware_name,
+)
 from render_support import BIN, ROOT, run_render
 
 # Each test here starts ansible-playbook (seconds each).
@@ -255,7 +259,7 @@ def test_prod_gke_entrypoint_and_redirects(prod: Rendered) -> None:
     values = yaml.safe_load((gke / "traefik-values.yaml").read_text(encoding="utf-8"))
     middlewares = values["providers"]["file"]["content"]["http"]["middlewares"]
     replacements = {
-        host: middlewares[f"redirect-{host.replace('.', '-')}"]["redirectRegex"]["replacement"]
+        host: middlewares[redirect_middleware_name(host)]["redirectRegex"]["replacement"]
         for host in PROD_REDIRECTS
     }
     assert replacements == PROD_REDIRECTS
@@ -313,4 +317,4 @@ def test_the_sandbox_translates_every_rendered_traefik_values(rendered: Rendered
         timeouts = entry_points["websecure"]["transport"]["respondingTimeouts"]
         assert timeouts["readTimeout"] and timeouts["idleTimeout"], f"{member}: {timeouts}"
         middlewares = setup.dynamic["http"]["middlewares"]
-        assert {"hub", "harbor", "default"} <= set(middlewares), f"{member}: {sorted(middlewares)}"
+        assert set(TRAEFIK_MIDDLEWARES) <= set(middlewares), f"{member}: {sorted(middlewares)}"

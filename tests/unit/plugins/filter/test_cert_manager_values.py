@@ -25,7 +25,7 @@ def test_builds_values_from_settings() -> None:
 @pytest.mark.parametrize(
     ("settings", "member", "expected"),
     [
-        ({}, "", "member= must be given"),
+        ({}, "", "option member must be a non-empty string (the inventory host)"),
         ("letsencrypt-prod", "m1", "member m1: input must be a mapping"),
         ({"issuer": "x"}, "m1", "member m1: unknown setting(s) issuer"),
         (
@@ -47,5 +47,6 @@ def test_documentation_is_valid_yaml_naming_the_filter() -> None:
     doc = yaml.safe_load(plugin.DOCUMENTATION)
     assert doc["name"] == "cert_manager_values"
     assert "_input" in doc["options"]
+    assert doc["options"]["keys"]["type"] == "dict"
     assert yaml.safe_load(plugin.RETURN)["_value"]["type"]
     assert "binder.ingress.cert_manager_values" in plugin.EXAMPLES

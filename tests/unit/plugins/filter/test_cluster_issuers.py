@@ -29,9 +29,18 @@ def test_builds_only_the_given_issuers() -> None:
 @pytest.mark.parametrize(
     ("email", "kwargs", "expected"),
     [
-        ("ops@example.org", {}, "member= must be given"),
+        ("ops@example.org", {}, "option member must be a non-empty string (the inventory host)"),
         ("", {"member": "m1"}, "member m1: cert_manager_acme_email: is required"),
-        ("ops", {"member": "m1"}, "member m1: cert_manager_acme_email: 'ops' is not a valid e-mail address"),
+        (
+            "ops",
+            {"member": "m1"},
+            "member m1: cert_manager_acme_email: 'ops' is not a valid e-mail address: it is not of the form",
+        ),
+        (
+            "ops",
+            {"member": "m1", "keys": {"email": "binder_acme_email"}},
+            "member m1: binder_acme_email: 'ops' is not a valid e-mail address",
+        ),
         ("ops@example.org", {"member": "m1", "issuers": ["le"]}, "member m1: cert_manager_cluster_issuers:"),
         (
             "ops@example.org",
@@ -52,5 +61,6 @@ def test_documentation_is_valid_yaml_naming_the_filter() -> None:
     doc = yaml.safe_load(plugin.DOCUMENTATION)
     assert doc["name"] == "cluster_issuers"
     assert "_input" in doc["options"]
+    assert doc["options"]["keys"]["type"] == "dict"
     assert yaml.safe_load(plugin.RETURN)["_value"]["type"]
     assert "binder.ingress.cluster_issuers" in plugin.EXAMPLES

@@ -42,32 +42,46 @@ def test_member_state_is_the_model() -> None:
         pytest.param(
             ["binderhub"],
             {},
-            "member gke: the input (binder_ingresses_components) must be a mapping",
+            "member gke: binder_ingresses_components: must be a mapping of component name to its settings,"
+            " got a list",
             id="input-list",
         ),
         pytest.param(
-            None, {}, "must be a mapping of component name to settings, got NoneType", id="input-none"
+            None,
+            {},
+            "member gke: binder_ingresses_components: must be a mapping of component name to its settings,"
+            " got null",
+            id="input-none",
         ),
         pytest.param(
             CATALOGUE,
             {"member": None},
-            "option member must be a non-empty string, got NoneType",
+            "option member must be a non-empty string (the inventory host), got null",
             id="member-none",
         ),
         pytest.param(
-            CATALOGUE, {"member": 3}, "option member must be a non-empty string, got int", id="member-int"
+            CATALOGUE,
+            {"member": 3},
+            "option member must be a non-empty string (the inventory host), got an integer (3)",
+            id="member-int",
         ),
         pytest.param(
-            CATALOGUE, {"namespace": ""}, "option namespace must be a non-empty string", id="namespace-empty"
+            CATALOGUE,
+            {"namespace": ""},
+            "member gke: binder_ingresses_namespace: '' is not a valid namespace (DNS-1123 label): it is empty",
+            id="namespace-empty",
         ),
         pytest.param(
             CATALOGUE,
             {"ingress_class": ["traefik"]},
-            "option ingress_class must be a non-empty string",
+            "member gke: binder_ingresses_ingress_class: must be a string, got a list",
             id="class-list",
         ),
         pytest.param(
-            CATALOGUE, {"tls_acme": "yes"}, "option tls_acme must be a boolean, got str", id="tls-acme-str"
+            CATALOGUE,
+            {"tls_acme": "yes"},
+            "member gke: binder_ingresses_tls_acme: must be a boolean, got a string ('yes')",
+            id="tls-acme-str",
         ),
     ],
 )
@@ -77,6 +91,38 @@ def test_type_checks(plugin: Any, name: str, value: Any, kwargs: dict[str, Any],
         get_filter(plugin, name)(value, **args)
     assert str(caught.value.message).startswith(f"binder.ingress.{name}: ")
     assert words in str(caught.value.message)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "words"),
+    [
+        pytest.param(
+            {"namespace": "Bad_NS", "keys": {"namespace": "binder_namespace"}},
+            "binder.ingress.member_state: member gke: binder_namespace: 'Bad_NS' is not a valid namespace"
+            " (DNS-1123 label)",
+            id="namespace",
+        ),
+        pytest.param(
+            {"keys": {"components": "members.gke.components"}, "namespace": "prod"},
+            None,
+            id="components",
+        ),
+        pytest.param(
+            {"keys": {"namespaces": "binder_namespace"}},
+            "binder.ingress.member_state: member gke: option keys: unknown input field 'namespaces'",
+            id="unknown-field",
+        ),
+    ],
+)
+def test_errors_name_the_variables_given_as_keys(kwargs: dict[str, Any], words: str | None) -> None:
+    args = {"member": "gke", "namespace": "prod", **kwargs}
+    catalogue = CATALOGUE if words else {"binderhub": {"hosts": ["Bad.org"]}}
+    with pytest.raises(AnsibleFilterError) as caught:
+        get_filter(member_state_plugin, "member_state")(catalogue, **args)
+    expected = words or (
+        "binder.ingress.member_state: member gke: members.gke.components.binderhub.hosts[0]: 'Bad.org'"
+    )
+    assert str(caught.value.message).startswith(expected)
 
 
 @pytest.mark.parametrize(("plugin", "name"), FILTERS)
@@ -94,13 +140,8 @@ def test_model_errors_name_filter_member_and_key(plugin: Any, name: str) -> None
     ]
 
 
-@pytest.mark.parametrize(
-    ("plugin", "name"),
-    [*FILTERS, pytest.param("redirect_middlewares", "redirect_middlewares", id="redirect_middlewares")],
-)
+@pytest.mark.parametrize(("plugin", "name"), FILTERS)
 def test_documentation(plugin: Any, name: str) -> None:
-    if isinstance(plugin, str):
-        from ansible_collections.binder.ingress.plugins.filter import redirect_middlewares as plugin
     doc = yaml.safe_load(plugin.DOCUMENTATION)
     assert doc["name"] == name
     assert doc["short_description"]
@@ -121,7 +162,7 @@ PLAYBOOK = """\
       ansible.builtin.debug:
         msg:
           - "{{ (catalogue | binder.ingress.member_state(member='gke', namespace='prod')).summary }}"
-          - "{{ catalogue.redirector.redirects | binder.ingress.redirect_middlewares(member='gke') }}"
+          - "{{ (catalogue | binder.ingress.member_state(member='gke', namespace='prod')).redirect_middlewares }}"
           - "{{ (catalogue | binder.ingress.member_state(member='gke', namespace='prod')).ingresses | length }} ingresses"
 """
 

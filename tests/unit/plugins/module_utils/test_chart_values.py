@@ -6,14 +6,28 @@ from typing import Any
 
 import kubernetes_validate
 import pytest
+from ansible_collections.binder.ingress.plugins.module_utils import _names
 from ansible_collections.binder.ingress.plugins.module_utils.chart_values import (
     ACME_SERVERS,
-    ChartValuesError,
+    BUFFERING_MIDDLEWARES,
     cert_manager_values,
     cluster_issuers,
     deep_merge,
     entrypoint_service,
     traefik_values,
+)
+from ansible_collections.binder.ingress.plugins.module_utils.constants import (
+    LABEL_MEMBER,
+    MIDDLEWARE_DEFAULT,
+    MIDDLEWARE_HARBOR,
+    MIDDLEWARE_HUB,
+)
+from ansible_collections.binder.ingress.plugins.module_utils.model import (
+    ANNOTATION_MIDDLEWARES,
+    TRAEFIK_MIDDLEWARES,
+    MemberError,
+    build_member,
+    redirect_middleware_name,
 )
 
 # The traefik chart 41.x keys this collection sets, by path, written from the chart's
@@ -127,10 +141,74 @@ def test_traefik_file_provider_has_buffering_and_redirect_middlewares() -> None:
     assert file_provider["enabled"] is True
     # Chart 41 takes the file content as an object, not a string.
     middlewares = file_provider["content"]["http"]["middlewares"]
-    assert middlewares["harbor"] == {"buffering": {"maxRequestBodyBytes": 0}}
-    assert middlewares["hub"] == {"buffering": {"maxRequestBodyBytes": 64000000}}
-    assert middlewares["default"] == {"buffering": {"maxRequestBodyBytes": 1000000}}
+    assert middlewares[MIDDLEWARE_HARBOR] == {"buffering": {"maxRequestBodyBytes": 0}}
+    assert middlewares[MIDDLEWARE_HUB] == {"buffering": {"maxRequestBodyBytes": 64000000}}
+    assert middlewares[MIDDLEWARE_DEFAULT] == {"buffering": {"maxRequestBodyBytes": 1000000}}
     assert middlewares["redirect-beta-example-org"] == REDIRECT["redirect-beta-example-org"]
+
+
+# About 55 characters and more: valid for the catalogue, too long for `redirect-<host, dashed>`
+# as a DNS-1123 label (63). The model used to pass it and traefik_values refused its middleware.
+LONG_HOSTS = [
+    "binder-staging-redirect-for-the-old-name.long.example.org",
+    "binder-staging-redirect-for-the-old-name.long.example.net",
+    "a-" + "b" * 60 + "." + "c" * 62 + "." + "d" * 62 + "." + "e" * 60,
+]
+
+
+def test_long_redirect_hosts_get_middlewares_traefik_takes() -> None:
+    catalogue = {
+        "redirector": {
+            "redirects": [{"type": "host", "from": host, "to": "example.org"} for host in LONG_HOSTS]
+        }
+    }
+    state = build_member("m1", catalogue, namespace="binder")
+    names = list(state.redirect_middlewares)
+    assert len(set(names)) == len(LONG_HOSTS)
+    for name in names:
+        assert _names.dns1123_label(name) is None, name
+    # The two hosts that share their first 45 characters still get different names.
+    assert names[0][:54] == names[1][:54]
+    # Each redirect Ingress names its own middleware, as traefik will define it.
+    by_host = {m["spec"]["rules"][0]["host"]: m for m in state.ingresses}
+    for host in LONG_HOSTS:
+        annotation = by_host[host]["metadata"]["annotations"][ANNOTATION_MIDDLEWARES]
+        assert annotation == f"{redirect_middleware_name(host)}@file"
+        kubernetes_validate.validate(by_host[host], "1.33", strict=True)
+    values = _traefik(redirect_middlewares=state.redirect_middlewares)
+    defined = values["providers"]["file"]["content"]["http"]["middlewares"]
+    assert {name: defined[name] for name in names} == state.redirect_middlewares
+
+
+def test_the_buffering_middlewares_are_the_ones_the_model_lets_ingresses_name() -> None:
+    assert list(BUFFERING_MIDDLEWARES) == list(TRAEFIK_MIDDLEWARES)
+
+
+@pytest.mark.parametrize(
+    ("build", "kwargs", "keys", "key"),
+    [
+        (traefik_values, {"namespace": "Bad_NS"}, {"namespace": "binder_namespace"}, "binder_namespace"),
+        (entrypoint_service, {"namespace": "Bad_NS"}, {"namespace": "binder_namespace"}, "binder_namespace"),
+        (
+            entrypoint_service,
+            {"namespace": "binder", "release": "Edge"},
+            {"release": "binder_traefik_release"},
+            "binder_traefik_release",
+        ),
+        (cert_manager_values, {"default_issuer": "LE"}, {"default_issuer": "issuer"}, "issuer"),
+        (cluster_issuers, {"email": "ops"}, {"email": "binder_acme_email"}, "binder_acme_email"),
+        (traefik_values, {"member": "", "namespace": "binder"}, {}, "inventory_hostname"),
+    ],
+)
+def test_errors_name_the_key_the_user_wrote(
+    build: Any, kwargs: dict[str, Any], keys: dict[str, str], key: str
+) -> None:
+    arguments = {"member": "m1", **kwargs}
+    with pytest.raises(MemberError) as caught:
+        build(**arguments, keys=keys)
+    (issue,) = caught.value.issues
+    assert issue.member == arguments["member"]
+    assert issue.key == key
 
 
 def test_traefik_values_do_not_alias_the_input() -> None:
@@ -159,27 +237,37 @@ def test_traefik_overrides_are_merged_last() -> None:
         ({"responding_timeout": "ten minutes"}, "traefik_responding_timeout"),
         ({"resources": {"requests": {"cpu": "lots"}}}, "traefik_resources.requests.cpu"),
         ({"resources": {"wants": {}}}, "traefik_resources.wants"),
-        ({"redirect_middlewares": {"hub": {"redirectRegex": {}}}}, "traefik_redirects"),
-        ({"redirect_middlewares": {"r": {"buffering": {}}}}, "traefik_redirects"),
+        (
+            {"redirect_middlewares": {MIDDLEWARE_HUB: {"redirectRegex": {}}}},
+            "traefik_redirect_middlewares.hub",
+        ),
+        ({"redirect_middlewares": {"r": {"buffering": {}}}}, "traefik_redirect_middlewares.r"),
+        (
+            {"redirect_middlewares": {"Redirect_A": {"redirectRegex": {}}}},
+            "traefik_redirect_middlewares.Redirect_A",
+        ),
+        ({"redirect_middlewares": ["redirect-a"]}, "traefik_redirect_middlewares"),
         ({"overrides": ["not", "a", "mapping"]}, "traefik_values_overrides"),
         ({"ingress_class": "Traefik!"}, "traefik_ingress_class"),
     ],
 )
 def test_traefik_values_reject_bad_input_naming_member_and_key(kwargs: dict[str, Any], key: str) -> None:
-    with pytest.raises(ChartValuesError) as caught:
+    with pytest.raises(MemberError) as caught:
         _traefik(**kwargs)
-    assert any(issue.startswith(f"member m1: {key}:") for issue in caught.value.issues), caught.value.issues
+    assert any(str(issue).startswith(f"member m1: {key}:") for issue in caught.value.issues), (
+        caught.value.issues
+    )
 
 
 def test_traefik_values_report_every_problem_at_once() -> None:
-    with pytest.raises(ChartValuesError) as caught:
+    with pytest.raises(MemberError) as caught:
         _traefik(namespace="BAD", replicas=0, log_level="x")
     assert len(caught.value.issues) == 3
 
 
 @pytest.mark.parametrize("member", ["", "has space", "x" * 64, None])
 def test_bad_member_name_is_refused(member: Any) -> None:
-    with pytest.raises(ChartValuesError, match="inventory_hostname"):
+    with pytest.raises(MemberError, match="inventory_hostname"):
         traefik_values(member=member, namespace="binder")
 
 
@@ -215,9 +303,11 @@ def test_cert_manager_values_turn_numbers_into_quantities() -> None:
     ],
 )
 def test_cert_manager_values_reject_bad_input(kwargs: dict[str, Any], key: str) -> None:
-    with pytest.raises(ChartValuesError) as caught:
+    with pytest.raises(MemberError) as caught:
         cert_manager_values(member="m1", **kwargs)
-    assert any(issue.startswith(f"member m1: {key}:") for issue in caught.value.issues), caught.value.issues
+    assert any(str(issue).startswith(f"member m1: {key}:") for issue in caught.value.issues), (
+        caught.value.issues
+    )
 
 
 def test_cluster_issuers_default_to_both_lets_encrypt_directories() -> None:
@@ -232,16 +322,16 @@ def test_cluster_issuers_default_to_both_lets_encrypt_directories() -> None:
         assert acme["email"] == "ops@example.org"
         assert acme["privateKeySecretRef"] == {"name": name}
         assert acme["solvers"] == [{"http01": {"ingress": {"ingressClassName": "traefik"}}}]
-        assert issuer["metadata"]["labels"]["binder.ingress/member"] == "m1"
+        assert issuer["metadata"]["labels"][LABEL_MEMBER] == "m1"
     assert "staging" in issuers[0]["spec"]["acme"]["server"]
     assert "staging" not in issuers[1]["spec"]["acme"]["server"]
 
 
 @pytest.mark.parametrize("email", ["", None, "no-at-sign", "a@b", "two@@example.org", "x@example..org", 42])
 def test_cluster_issuers_require_a_valid_email(email: Any) -> None:
-    with pytest.raises(ChartValuesError) as caught:
+    with pytest.raises(MemberError) as caught:
         cluster_issuers(member="m1", email=email)
-    assert caught.value.issues[0].startswith("member m1: cert_manager_acme_email:")
+    assert str(caught.value.issues[0]).startswith("member m1: cert_manager_acme_email:")
 
 
 @pytest.mark.parametrize(
@@ -253,9 +343,11 @@ def test_cluster_issuers_require_a_valid_email(email: Any) -> None:
     ],
 )
 def test_cluster_issuers_reject_bad_issuers(issuers: dict[str, str], key: str) -> None:
-    with pytest.raises(ChartValuesError) as caught:
+    with pytest.raises(MemberError) as caught:
         cluster_issuers(member="m1", email="ops@example.org", issuers=issuers)
-    assert any(issue.startswith(f"member m1: {key}:") for issue in caught.value.issues), caught.value.issues
+    assert any(str(issue).startswith(f"member m1: {key}:") for issue in caught.value.issues), (
+        caught.value.issues
+    )
 
 
 @pytest.mark.parametrize(
@@ -342,9 +434,11 @@ def test_entrypoint_service_passes_the_official_schema(target: str) -> None:
 def test_entrypoint_rejects_bad_input_naming_member_and_key(kwargs: dict[str, Any], key: str) -> None:
     settings: dict[str, Any] = {"member": "m1", "namespace": "binder"}
     settings.update(kwargs)
-    with pytest.raises(ChartValuesError) as caught:
+    with pytest.raises(MemberError) as caught:
         entrypoint_service(**settings)
-    assert any(issue.startswith(f"member m1: {key}:") for issue in caught.value.issues), caught.value.issues
+    assert any(str(issue).startswith(f"member m1: {key}:") for issue in caught.value.issues), (
+        caught.value.issues
+    )
 
 
 @pytest.mark.parametrize(

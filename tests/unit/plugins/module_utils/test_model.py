@@ -11,6 +11,17 @@ from typing import Any
 
 import kubernetes_validate
 import pytest
+from ansible_collections.binder.ingress.plugins.module_utils.constants import (
+    LABEL_COMPONENT,
+    LABEL_MANAGED_BY,
+    LABEL_MEMBER,
+    LABEL_SET,
+    MANAGED_BY,
+    MIDDLEWARE_DEFAULT,
+    MIDDLEWARE_HARBOR,
+    MIDDLEWARE_HUB,
+    SET_INGRESSES,
+)
 from ansible_collections.binder.ingress.plugins.module_utils.model import (
     Issue,
     MemberError,
@@ -18,11 +29,14 @@ from ansible_collections.binder.ingress.plugins.module_utils.model import (
     Route,
     build_member,
     redirect_middleware_name,
-    redirect_middlewares,
     summary_markdown,
 )
 
 MEMBER = "gke"
+# How Ingresses name the traefik role's middlewares.
+HUB = f"{MIDDLEWARE_HUB}@file"
+HARBOR = f"{MIDDLEWARE_HARBOR}@file"
+DEFAULT = f"{MIDDLEWARE_DEFAULT}@file"
 NS = "prod"
 
 
@@ -30,12 +44,17 @@ def build(components: dict[str, Any], **kwargs: Any) -> MemberState:
     return build_member(MEMBER, components, namespace=NS, **kwargs)
 
 
+def redirect_middlewares(member: str, redirects: list[dict[str, Any]]) -> dict[str, Any]:
+    """The member state's redirect middlewares of a catalogue holding only these redirects."""
+    return build_member(member, {"redirector": {"redirects": redirects}}, namespace=NS).redirect_middlewares
+
+
 def labels(component: str) -> dict[str, str]:
     return {
-        "app.kubernetes.io/managed-by": "binder.ingress",
-        "binder.ingress/member": MEMBER,
-        "binder.ingress/set": "ingresses",
-        "binder.ingress/component": component,
+        LABEL_MANAGED_BY: MANAGED_BY,
+        LABEL_MEMBER: MEMBER,
+        LABEL_SET: SET_INGRESSES,
+        LABEL_COMPONENT: component,
     }
 
 
@@ -85,7 +104,7 @@ DEFAULTS = [
                 rule("hub2.example.org", ("/", "Prefix", "proxy-public", HTTP)),
             ],
             "tls-jupyterhub",
-            "hub@file",
+            HUB,
         ),
         id="jupyterhub",
     ),
@@ -97,7 +116,7 @@ DEFAULTS = [
             "binderhub",
             [rule("example.org", ("/", "Prefix", "binder", P80))],
             "tls-binderhub",
-            "default@file",
+            DEFAULT,
         ),
         id="binderhub",
     ),
@@ -109,7 +128,7 @@ DEFAULTS = [
             "federation-redirect",
             [rule("fed.example.org", ("/", "Prefix", "federation-redirect", P80))],
             "tls-federation-redirect",
-            "default@file",
+            DEFAULT,
         ),
         id="federation-redirect",
     ),
@@ -129,7 +148,7 @@ DEFAULTS = [
                 rule("a2.example.org", ("/", "Prefix", "gcs-proxy", P80)),
             ],
             "tls-gcs-proxy",
-            "default@file",
+            DEFAULT,
         ),
         id="gcs-proxy",
     ),
@@ -150,7 +169,7 @@ DEFAULTS = [
                 )
             ],
             "tls-harbor",
-            "harbor@file",
+            HARBOR,
         ),
         id="harbor",
     ),
@@ -162,7 +181,7 @@ DEFAULTS = [
             "static",
             [rule("static.example.org", ("/badge.svg", "Exact", "binder", P80))],
             "tls-static",
-            "default@file",
+            DEFAULT,
         ),
         id="static",
     ),
@@ -174,7 +193,7 @@ DEFAULTS = [
             "prometheus",
             [rule("prometheus.example.org", ("/", "Prefix", "prod-prometheus-server", P80))],
             "tls-prometheus",
-            "default@file",
+            DEFAULT,
         ),
         id="prometheus",
     ),
@@ -186,7 +205,7 @@ DEFAULTS = [
             "grafana",
             [rule("grafana.example.org", ("/", "Prefix", "prod-grafana", P80))],
             "tls-grafana",
-            "default@file",
+            DEFAULT,
         ),
         id="grafana",
     ),
@@ -389,7 +408,7 @@ def test_overrides() -> None:
                     },
                     {"path": "/impl", "path_type": "ImplementationSpecific"},
                 ],
-                "middlewares": ["hub@file", "prod-auth@kubernetescrd"],
+                "middlewares": [HUB, HARBOR],
                 "annotations": {"example.org/team": "binder", "plain": "x"},
             }
         }
@@ -398,7 +417,7 @@ def test_overrides() -> None:
     assert manifest["metadata"]["name"] == "binder-main"
     assert manifest["metadata"]["annotations"] == {
         "kubernetes.io/tls-acme": "true",
-        "traefik.ingress.kubernetes.io/router.middlewares": "hub@file,prod-auth@kubernetescrd",
+        "traefik.ingress.kubernetes.io/router.middlewares": "hub@file,harbor@file",
         "example.org/team": "binder",
         "plain": "x",
     }
@@ -497,7 +516,7 @@ def test_generic_component() -> None:
                 rule("*.apps.example.org", ("/", "Prefix", "app", {"number": 8080})),
             ],
             "tls-my-app",
-            "default@file",
+            DEFAULT,
         )
     ]
 
@@ -584,7 +603,7 @@ def test_as_dict_is_json() -> None:
         "service": "binder",
         "port": 80,
         "tls_secret": "tls-binderhub",
-        "middlewares": ["default@file"],
+        "middlewares": [DEFAULT],
     }
 
 
@@ -623,7 +642,12 @@ def test_issue_and_error_text() -> None:
 
 def test_custom_key_prefix() -> None:
     with pytest.raises(MemberError) as caught:
-        build_member("m", {"binderhub": {"hosts": ["Bad"]}}, namespace="ns", key="members.m.components")
+        build_member(
+            "m",
+            {"binderhub": {"hosts": ["Bad"]}},
+            namespace="ns",
+            keys={"components": "members.m.components"},
+        )
     assert [i.key for i in caught.value.issues] == ["members.m.components.binderhub.hosts[0]"]
 
 

