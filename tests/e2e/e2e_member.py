@@ -20,9 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from ansible_collections.binder.ingress.plugins.module_utils import _probe
 
 from sandbox.demo import (
     INVENTORY,
+    LB_ADDRESS,
     Entrypoint,
     Route,
     Sandbox,
@@ -31,7 +33,13 @@ from sandbox.demo import (
     wait_served,
 )
 
-__all__ = ["INVENTORY", "Member", "local_member"]
+__all__ = ["INVENTORY", "Member", "local_member", "probe"]
+
+
+def probe(host: str, path: str, port: int, ca_file: Path, **kwargs: Any) -> _probe.Answer:
+    """One HTTPS request for ``host`` and ``path`` through the entrypoint's local ``port``, the
+    certificate verified against ``ca_file``: the collection's prober, the one verify.yml uses."""
+    return _probe.request(LB_ADDRESS, port, host, path, _probe.Trust(str(ca_file)), **kwargs)
 
 
 def local_member() -> dict[str, Any]:
