@@ -203,11 +203,11 @@ def expectation(route: dict[str, Any]) -> dict[str, Any]:
     redirect = route.get("component") == REDIRECTOR
     given = dict(route.get("expect") or {})
     request = str(given.get("request") or path)
+    status = given.get("status") or (["301", "302"] if redirect else ["2xx", "3xx", "4xx"])
     return {
         "request": request if request.startswith("/") else "/" + request,
-        "status": [
-            str(s) for s in given.get("status") or (["301", "302"] if redirect else ["2xx", "3xx", "4xx"])
-        ],
+        # One code or class may be written without a list.
+        "status": [str(s) for s in (status if isinstance(status, list) else [status])],
         "location": str(given.get("location") or ""),
         "backend": bool(given.get("backend", not redirect)),
         "hsts": bool(given.get("hsts", False)),

@@ -29,6 +29,11 @@ def test_a_route_without_expect_gets_the_defaults_of_its_component() -> None:
     assert named_like_one["redirect"] is False and named_like_one["backend"] is True
 
 
+@pytest.mark.parametrize("written", [302, "302", ["302"], [302]])
+def test_one_status_may_be_written_without_a_list(written: Any) -> None:
+    assert probe_routes.expectation({"host": HOST, "expect": {"status": written}})["status"] == ["302"]
+
+
 @pytest.mark.parametrize(
     ("status", "accepted", "matches"),
     [
