@@ -7,7 +7,8 @@
 - the harness: `sandbox.cli` (`python -m sandbox up|down|...`), `sandbox.engines` (the engines,
   built from pinned Go modules), `sandbox.audit` (the audit log) and `sandbox.demo` (`make demo`).
 
-It never imports the collection's code. docs/sandbox.md describes it.
+Its cluster parts never import the collection's code; only the demo harness
+(`sandbox.demo`) sends its requests with the collection's prober, the one verify.yml uses. docs/sandbox.md describes it.
 """
 
 __all__: list[str] = []

@@ -36,15 +36,20 @@ from typing import Any
 
 from sandbox import engines
 from sandbox.controlplane.cluster import alive
-from sandbox.dataplane.probe import ProbeResult, probe
 
 ROOT = Path(__file__).resolve().parent.parent
+# The demo probes with the collection's own HTTPS-with-SNI client (standard library only), the
+# one verify.yml, molecule and the tests use; collections/ makes it importable from the checkout.
+if str(ROOT / "collections") not in sys.path:
+    sys.path.insert(0, str(ROOT / "collections"))
+from ansible_collections.binder.ingress.plugins.module_utils import _probe  # noqa: E402
+
 BIN = Path(sys.executable).parent
 INVENTORY = ROOT / "inventories" / "local"
 STANDIN_LABEL = "sandbox.binder.ingress/stand-in"
 # What the collection labels every object it owns with (docs/inventory.md).
 MANAGED_BY = "app.kubernetes.io/managed-by=binder.ingress"
-# probe() connects to the loopback address: the only one the data plane's load balancer gives.
+# The only address the data plane's load balancer gives.
 LB_ADDRESS = "127.0.0.1"
 # ansible-playbook's exit status after Ctrl-C ("User interrupted execution").
 ANSIBLE_INTERRUPTED = 99
@@ -322,7 +327,7 @@ class ServedMember:
     sandbox: Sandbox
     objects: list[dict[str, Any]]  # the member's Ingresses, as the converge left them in the API
     routes: list[Route]
-    results: dict[Route, ProbeResult]
+    results: dict[Route, _probe.Answer]
     entrypoint: Entrypoint
 
 
@@ -346,13 +351,14 @@ def served_member(inventory: Path, work: Path) -> Iterator[ServedMember]:
         yield ServedMember(sandbox, objects, member_routes, results, entrypoint)
 
 
-def route_ready(route: Route, result: ProbeResult) -> bool:
+def route_ready(route: Route, result: _probe.Answer) -> bool:
     """Whether traefik serves the route with the stand-in certificate."""
     if result.error or result.cert is None or route.host not in result.cert.sans:
         return False
     if 300 <= result.status < 400:
         return bool(result.location)
-    return result.json is not None and result.json.get("service") == route.service
+    body = result.json()
+    return body is not None and body.get("service") == route.service
 
 
 def wait_entrypoint(sandbox: Sandbox, timeout: float = 60.0) -> Entrypoint:
@@ -369,16 +375,19 @@ def wait_entrypoint(sandbox: Sandbox, timeout: float = 60.0) -> Entrypoint:
 
 def wait_served(
     sandbox: Sandbox, member_routes: list[Route], timeout: float = 90.0
-) -> tuple[Entrypoint, dict[Route, ProbeResult]]:
+) -> tuple[Entrypoint, dict[Route, _probe.Answer]]:
     """Probe every route through the entrypoint until all are served with their certificate, or
     the timeout passes."""
     deadline = time.monotonic() + timeout
     entrypoint = wait_entrypoint(sandbox, timeout)
-    results: dict[Route, ProbeResult] = {}
+    results: dict[Route, _probe.Answer] = {}
+    trust = _probe.Trust(str(sandbox.ca_file))
     while True:
         for route in member_routes:
             if route not in results or not route_ready(route, results[route]):
-                results[route] = probe(route.host, route.path, entrypoint.https, sandbox.ca_file, timeout=5)
+                results[route] = _probe.request(
+                    entrypoint.address, entrypoint.https, route.host, route.path, trust, timeout=5
+                )
         if all(route_ready(r, results[r]) for r in member_routes) or time.monotonic() > deadline:
             return entrypoint, results
         time.sleep(0.3)
@@ -417,7 +426,7 @@ def verify_report(output: str) -> str:
     return output.strip()
 
 
-def table(results: dict[Route, ProbeResult]) -> str:
+def table(results: dict[Route, _probe.Answer]) -> str:
     header = [
         "host",
         "path",
@@ -430,7 +439,8 @@ def table(results: dict[Route, ProbeResult]) -> str:
     ]
     rows = [header]
     for route, result in sorted(results.items(), key=lambda item: (item[0].host, item[0].path)):
-        backend = f"{result.json.get('service')}:{result.json.get('port')}" if result.json else "-"
+        body = result.json()
+        backend = f"{body.get('service')}:{body.get('port')}" if body else "-"
         cert = result.cert
         rows.append(
             [

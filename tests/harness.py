@@ -390,3 +390,13 @@ class Member:
         _, results = wait_served(self.sandbox, self.routes, timeout=timeout)
         assert all(route_ready(r, results[r]) for r in self.routes), results
         return revision
+
+
+def probe(host: str, path: str, port: int, ca_file: Path, **kwargs: Any) -> Any:
+    """One HTTPS request for ``host`` and ``path`` through the entrypoint's local ``port``, the
+    certificate verified against ``ca_file``: the collection's prober, the one verify.yml uses."""
+    from ansible_collections.binder.ingress.plugins.module_utils import _probe
+
+    from sandbox.demo import LB_ADDRESS
+
+    return _probe.request(LB_ADDRESS, port, host, path, _probe.Trust(str(ca_file)), **kwargs)

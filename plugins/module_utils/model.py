@@ -38,6 +38,7 @@ __all__ = [
     "FILE_PROVIDER",
     "MEMBER_KEYS",
     "TRAEFIK_MIDDLEWARES",
+    "Expectation",
     "Issue",
     "Issues",
     "MemberError",
@@ -117,8 +118,26 @@ class MemberError(ValueError):
 
 
 @dataclass(frozen=True)
+class Expectation:
+    """What a GET of a route through the member's entrypoint must get (probe_routes checks it).
+
+    `request` is the path (and query) to send. `status` lists the accepted answers, each a
+    code ("302") or a class ("2xx"). `location` is a redirect's exact Location ("" for a route
+    to a backend). `backend`: the answer must come from the backend, not be traefik's own 404
+    (traefik has no router for the request, e.g. one it dropped). `hsts`: the answer must carry
+    Strict-Transport-Security; nothing configures HSTS yet, so no route expects it.
+    """
+
+    request: str
+    status: tuple[str, ...]
+    location: str = ""
+    backend: bool = True
+    hsts: bool = False
+
+
+@dataclass(frozen=True)
 class Route:
-    """One row of the member's summary: host -> path -> backend."""
+    """One row of the member's summary: host -> path -> backend, and what a probe must get."""
 
     component: str
     ingress: str
@@ -129,6 +148,7 @@ class Route:
     port: Port
     tls_secret: str
     middlewares: tuple[str, ...]
+    expect: Expectation
 
 
 @dataclass
@@ -167,7 +187,51 @@ def _route_dict(route: Route) -> dict[str, Any]:
         "port": route.port,
         "tls_secret": route.tls_secret,
         "middlewares": list(route.middlewares),
+        "expect": {
+            "request": route.expect.request,
+            "status": list(route.expect.status),
+            "location": route.expect.location,
+            "backend": route.expect.backend,
+            "hsts": route.expect.hsts,
+        },
     }
+
+
+# What a probe of a route must get. A built-in backend at its default path serves a page or
+# redirects to one (JupyterHub's proxy sends / to /hub/, Grafana to /login, BinderHub's
+# /badge.svg to its image). Anywhere else, and for a generic component, the backend may also
+# answer 4xx (Harbor's /v2/ asks for credentials, a bucket's root is no object): that it
+# answers at all is what shows the route works. 5xx never passes: no backend, or a broken one.
+_PAGE = ("2xx", "3xx")
+_ANY_ANSWER = ("2xx", "3xx", "4xx")
+_PAGE_PATHS = {
+    ("jupyterhub", "/"),
+    ("binderhub", "/"),
+    ("federation-redirect", "/"),
+    ("harbor", "/"),
+    ("static", "/badge.svg"),
+    ("prometheus", "/"),
+    ("grafana", "/"),
+}
+# A redirect is probed below its root, with a query, so that a Location shows whether the
+# path is kept (type host) or replaced (type url).
+REDIRECT_PROBE_PATH = "/binder-ingress-probe/path?query=kept"
+
+
+def _backend_expectation(component: str, path: str) -> Expectation:
+    # The path itself (validated absolute), also for a Prefix: the backend's own root there.
+    return Expectation(request=path, status=_PAGE if (component, path) in _PAGE_PATHS else _ANY_ANSWER)
+
+
+def _redirect_expectation(redirect: _Redirect) -> Expectation:
+    # What traefik's redirectRegex makes of _redirect_middleware's replacement for the probe.
+    kept = REDIRECT_PROBE_PATH if redirect.type == "host" else ""
+    return Expectation(
+        request=REDIRECT_PROBE_PATH,
+        status=("301" if redirect.permanent else "302",),
+        location=f"https://{redirect.target}{kept}",
+        backend=False,
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -1099,6 +1163,7 @@ def build_member(
         raise MemberError(r.items)
 
     manifests = [_ingress_manifest(i, member, namespace, ingress_class, tls_acme) for i in ingresses]
+    redirect_by_source = {rd.source: rd for rd in redirects}
     routes = [
         Route(
             component=i.component,
@@ -1110,6 +1175,11 @@ def build_member(
             port=p.backend.port,
             tls_secret=h.tls_secret,
             middlewares=i.middlewares,
+            expect=(
+                _redirect_expectation(redirect_by_source[i.redirect_from])
+                if i.redirect_from is not None
+                else _backend_expectation(i.component, p.path)
+            ),
         )
         for i in ingresses
         for h in i.hosts

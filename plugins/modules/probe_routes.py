@@ -7,26 +7,30 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: probe_routes
-short_description: Probe a member's routes over HTTPS through its entrypoint address
+short_description: Probe a member's routes through its entrypoint and check each answer against its expectation
 version_added: 0.1.0
 author:
   - binder.ingress contributors (@binder-ingress)
 description:
   - Sends one HTTPS C(GET) per route to O(address) on O(https_port), with the route's host as the TLS
-    server name (SNI) and as the C(Host) header, and the route's path as the request path. For a
-    V(Prefix) path the path itself is requested.
+    server name (SNI) and as the C(Host) header, and compares the answer with the route's C(expect).
+  - The routes of the P(binder.ingress.member_state#filter) result carry their expectation, built by
+    the collection's model from the inventory. A route to a backend must be answered by the backend
+    with a status of the expected classes (a built-in backend at its default path with 2xx or 3xx;
+    elsewhere also 4xx); traefik's own 404 (C(404 page not found), C(text/plain)), which it sends when
+    it has no router for the request, for example one it dropped because of a wrong middleware, fails
+    the route whatever the status classes. A redirect must answer its exact code and C(Location), with
+    the host and path kept or replaced as the redirect's type says.
   - The server certificate is verified against O(ca_file) (or the system trust store) and the route's
-    host name. Its subject, DNS names and days left are reported; a certificate that expires in fewer
-    than O(min_days_left) days fails the route.
+    host name. A certificate that does not cover the host fails the route and is reported with the
+    names it has. A certificate that expires in fewer than O(min_days_left) days fails the route.
   - Redirects are reported, never followed. Only C(GET) is sent, never a request body, and only the
     first 64 KiB of a response body are read.
-  - A route whose C(service) is V(redirector) must answer 301 or 302 with a C(Location). Any other route
-    passes with a status below 500; a backend's own 404 (for example at V(/)) still shows that the route
-    reaches it. 502, 503 and 504 mean the route is broken (no backend, or the backend is down).
   - With O(check_http_redirect), a plain HTTP C(GET) of the same host and path on O(http_port) must be
     redirected (301, 302, 307 or 308) to an C(https) URL of the same host.
-  - Any failed route fails the task with a message naming each failed host and path; RV(routes) and
-    RV(report) are returned either way.
+  - Any failed route fails the task with a message naming the failed routes; RV(report), the table of
+    every route with the problems of each failed one, is returned with the failure too, so the failed
+    task itself shows it, once, without a separate task to print it.
   - The module runs where the task runs. A federation member's host uses C(ansible_connection=local), so
     the probes start from the controller.
 options:
@@ -46,8 +50,18 @@ options:
   routes:
     description:
       - The routes to probe, as in the C(routes) key of the P(binder.ingress.member_state#filter) result.
-      - Each element needs C(host); C(path) defaults to V(/), C(path_type) to V(Prefix), C(service) to
-        an empty string. Other keys (C(component), C(ingress), C(port), ...) are copied into the result.
+      - Each element needs C(host); C(path) defaults to V(/). Other keys (C(component), C(ingress),
+        C(service), ...) are copied into the result.
+      - C(expect) says what the answer must be, with the keys below; the member_state filter fills it
+        in. Without it, a route of component V(redirector) must answer 301 or 302 with some
+        C(Location), and any other route must be answered by its backend with 2xx, 3xx or 4xx.
+      - C(expect.request) is the path and query to request (default C(path)).
+      - C(expect.status) lists the accepted statuses, each a code (V(302)) or a class (V(2xx)).
+      - C(expect.location) is the exact C(Location) the answer must carry; empty for none.
+      - C(expect.backend) (default true unless the route is a redirect) means traefik's own 404 fails.
+      - C(expect.hsts) means the answer must carry C(Strict-Transport-Security).
+      - C(expect.json) maps top-level keys to the values the answer's JSON body must have, for
+        backends that describe themselves (a health endpoint, or the local cluster's stand-ins).
     type: list
     elements: dict
     required: true
@@ -77,6 +91,8 @@ attributes:
     description: Nothing changes, so there is nothing to show.
 notes:
   - The module changes nothing; the task's C(changed) is always false.
+  - A backend written in Go that answers its default 404 at the probed path looks like traefik's own
+    404; the built-in components are probed at paths their backends serve.
 seealso:
   - plugin: binder.ingress.member_state
     plugin_type: filter
@@ -86,23 +102,27 @@ EXAMPLES = r"""
 - name: Probe the member's routes through its load balancer
   binder.ingress.probe_routes:
     address: 203.0.113.10
-    routes: "{{ __binder_ingresses_state.routes }}"
+    routes: "{{ binder_ingresses_state.routes }}"
 
-- name: Probe a local test entrypoint with its own CA, without the plain HTTP check
+- name: Probe a local test entrypoint with its own CA and hand-written expectations
   binder.ingress.probe_routes:
     address: 127.0.0.1
     https_port: 8443
     ca_file: /tmp/sandbox/ca.crt
     check_http_redirect: false
     routes:
-      - {host: hub.local.test, path: /, path_type: Prefix, service: proxy-public}
-      - {host: beta.local.test, path: /, path_type: Prefix, service: redirector}
+      - host: hub.local.test
+        path: /hub/api
+        expect: {status: ["200"], json: {service: proxy-public}}
+      - host: beta.local.test
+        path: /v2/gh/org/repo
+        expect: {status: ["302"], location: https://mybinder.local.test/v2/gh/org/repo}
 """
 
 RETURN = r"""
 routes:
   description: One result per probed route, in the order of O(routes).
-  returned: always
+  returned: success
   type: list
   elements: dict
   contains:
@@ -111,7 +131,11 @@ routes:
       type: str
       sample: hub.local.test
     path:
-      description: The route's path, as requested.
+      description: The route's path.
+      type: str
+      sample: /
+    request:
+      description: The path and query requested (C(expect.request), or the route's path).
       type: str
       sample: /
     status:
@@ -124,7 +148,7 @@ routes:
     cert:
       description: The verified server certificate; empty when verification failed.
       type: dict
-      sample: {subject: hub.local.test, sans: [hub.local.test], not_after: "Feb 24 11:00:00 2027 GMT", days_left: 89.9}
+      sample: {subject: hub.local.test, issuer: R11, sans: [hub.local.test], not_after: "2027-02-24T11:00:00Z", days_left: 89.9}
     http_status:
       description: Status of the plain HTTP request; 0 when not sent or no response arrived.
       type: int
@@ -136,7 +160,7 @@ routes:
     error:
       description: Connection, TLS or HTTP error of the HTTPS request, if any.
       type: str
-      sample: "certificate verify failed: unable to get local issuer certificate"
+      sample: "certificate does not cover hub.local.test: it names binder.local.test"
     problems:
       description: Why the route failed; empty when it passed.
       type: list
@@ -145,154 +169,136 @@ routes:
       description: Whether the route passed.
       type: bool
   sample:
-    - {host: hub.local.test, path: /, status: 200, ok: true, problems: []}
+    - {host: hub.local.test, path: /, request: /, status: 302, ok: true, problems: []}
 failed_routes:
   description: Number of routes that failed.
   returned: always
   type: int
   sample: 0
 report:
-  description: A table of the results, one line per route after a header, for display.
+  description:
+    - A table of the results for display, one line per route after a header, as one string.
+    - Empty when the options were refused before any probe.
   returned: always
-  type: list
-  elements: str
+  type: str
 """
 
-import http.client
-import socket
 import ssl
-import time
 from typing import Any
 from urllib.parse import urlsplit
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.binder.ingress.plugins.module_utils.constants import (
-    REDIRECTOR_SERVICE as REDIRECT_SERVICE,
-)
+from ansible_collections.binder.ingress.plugins.module_utils import _probe
+from ansible_collections.binder.ingress.plugins.module_utils.constants import REDIRECTOR
 
-REDIRECTOR_CODES = (301, 302)
 HTTP_REDIRECT_CODES = (301, 302, 307, 308)
-BODY_LIMIT = 65536
+HSTS_HEADER = "strict-transport-security"
+# How many failed routes the failure message names; the report has them all.
+FAILED_NAMED = 5
 
 
-def request_path(route: dict[str, Any]) -> str:
-    """The path to request for a route: the path itself (also for Prefix), always absolute."""
+def expectation(route: dict[str, Any]) -> dict[str, Any]:
+    """The route's `expect`, with defaults by component for a route written without one."""
     path = str(route.get("path") or "/")
-    return path if path.startswith("/") else "/" + path
+    redirect = route.get("component") == REDIRECTOR
+    given = dict(route.get("expect") or {})
+    request = str(given.get("request") or path)
+    status = given.get("status") or (["301", "302"] if redirect else ["2xx", "3xx", "4xx"])
+    return {
+        "request": request if request.startswith("/") else "/" + request,
+        # One code or class may be written without a list.
+        "status": [str(s) for s in (status if isinstance(status, list) else [status])],
+        "location": str(given.get("location") or ""),
+        "backend": bool(given.get("backend", not redirect)),
+        "hsts": bool(given.get("hsts", False)),
+        "json": dict(given.get("json") or {}),
+        "redirect": redirect,
+    }
 
 
-def tls_context(ca_file: str | None) -> ssl.SSLContext:
-    # With a cafile only that file is trusted; without one, the system store.
-    context = ssl.create_default_context(cafile=ca_file)
-    context.check_hostname = True
-    context.verify_mode = ssl.CERT_REQUIRED
-    return context
-
-
-def cert_summary(peer: dict[str, Any], now: float) -> dict[str, Any]:
-    """Subject CN, DNS names and days left of a verified peer certificate (ssl.getpeercert form)."""
-    subject = ", ".join(
-        f"{key}={value}" for rdn in peer.get("subject", ()) for key, value in rdn if key == "commonName"
-    )
-    sans = [value for kind, value in peer.get("subjectAltName", ()) if kind == "DNS"]
-    not_after = str(peer.get("notAfter", ""))
-    days_left = (ssl.cert_time_to_seconds(not_after) - now) / 86400 if not_after else 0.0
-    return {"subject": subject, "sans": sans, "not_after": not_after, "days_left": round(days_left, 1)}
-
-
-def describe_error(exc: BaseException) -> str:
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        return f"certificate verify failed: {exc.verify_message}"
-    return f"{type(exc).__name__}: {exc}"
-
-
-def _get(connection: http.client.HTTPConnection, host: str, path: str) -> tuple[int, str]:
-    try:
-        connection.request("GET", path, headers={"Host": host, "User-Agent": "binder.ingress-probe_routes"})
-        response = connection.getresponse()
-        # A bounded read: the status and headers are what matter, a large body is not.
-        response.read(BODY_LIMIT)
-        return response.status, response.getheader("Location") or ""
-    finally:
-        connection.close()
-
-
-def probe_https(
-    address: str, port: int, host: str, path: str, context: ssl.SSLContext, timeout: float
-) -> dict[str, Any]:
-    """One HTTPS GET with SNI and Host set to the route's host; errors are returned, not raised."""
-    result: dict[str, Any] = {"status": 0, "location": "", "cert": {}, "error": ""}
-    try:
-        raw = socket.create_connection((address, port), timeout=timeout)
-    except OSError as exc:
-        result["error"] = describe_error(exc)
-        return result
-    try:
-        sock = context.wrap_socket(raw, server_hostname=host)
-    except (OSError, ssl.SSLError) as exc:
-        raw.close()
-        result["error"] = describe_error(exc)
-        return result
-    result["cert"] = cert_summary(sock.getpeercert() or {}, time.time())
-    connection = http.client.HTTPConnection(address, port, timeout=timeout)
-    connection.sock = sock
-    try:
-        result["status"], result["location"] = _get(connection, host, path)
-    except (OSError, http.client.HTTPException) as exc:
-        result["error"] = describe_error(exc)
-    return result
-
-
-def probe_http(address: str, port: int, host: str, path: str, timeout: float) -> dict[str, Any]:
-    """One plain HTTP GET; returns status, Location and error."""
-    connection = http.client.HTTPConnection(address, port, timeout=timeout)
-    try:
-        status, location = _get(connection, host, path)
-    except (OSError, http.client.HTTPException) as exc:
-        return {"http_status": 0, "http_location": "", "http_error": describe_error(exc)}
-    return {"http_status": status, "http_location": location, "http_error": ""}
+def status_matches(status: int, accepted: list[str]) -> bool:
+    return any(a == str(status) or (a.endswith("xx") and a[0] == str(status)[0]) for a in accepted)
 
 
 def problems(
-    route: dict[str, Any], result: dict[str, Any], min_days_left: int, check_http: bool
+    expect: dict[str, Any], answer: _probe.Answer, plain: _probe.Answer | None, host: str, min_days_left: int
 ) -> list[str]:
     """Why a probed route fails, empty when it passes."""
     out: list[str] = []
-    host = str(route.get("host", ""))
-    if result["error"]:
-        out.append(result["error"])
+    if answer.error:
+        out.append(answer.error)
     else:
-        status = result["status"]
-        if route.get("service") == REDIRECT_SERVICE:
-            if status not in REDIRECTOR_CODES or not result["location"]:
-                out.append(f"redirector answered {status}, expected 301 or 302 with a Location")
-        elif status >= 500:
-            out.append(f"status {status}: the route does not reach a working backend")
-        cert = result["cert"]
-        if cert and cert["days_left"] < min_days_left:
-            out.append(f"certificate expires in {cert['days_left']} days (fewer than {min_days_left})")
-    if check_http:
-        if result.get("http_error"):
-            out.append(f"plain HTTP: {result['http_error']}")
-        else:
-            target = urlsplit(result.get("http_location", ""))
-            if result.get("http_status") not in HTTP_REDIRECT_CODES or target.scheme != "https":
-                out.append(f"plain HTTP answered {result.get('http_status')}, expected a redirect to https")
-            elif target.hostname != host:
-                out.append(f"plain HTTP redirects to {result['http_location']}, another host")
+        own_404 = _probe.is_traefik_not_found(answer)
+        if expect["backend"] and own_404:
+            out.append("traefik's own 404: it has no router for this host and path (dropped, or never built)")
+        elif not status_matches(answer.status, expect["status"]):
+            out.append(f"status {answer.status}, expected {' or '.join(expect['status'])}")
+        if expect["location"] and answer.location != expect["location"]:
+            out.append(f"Location {answer.location or '(none)'}, expected {expect['location']}")
+        elif expect["redirect"] and not expect["location"] and not answer.location:
+            out.append("a redirect without a Location")
+        if expect["hsts"] and not answer.headers.get(HSTS_HEADER):
+            out.append("no Strict-Transport-Security header")
+        if expect["json"]:
+            body = answer.json() or {}
+            wrong = {k: body.get(k) for k, v in expect["json"].items() if body.get(k) != v}
+            if wrong:
+                out.append(f"body has {wrong}, expected {expect['json']}")
+        if answer.cert and answer.cert.days_left < min_days_left:
+            out.append(
+                f"certificate expires in {answer.cert.days_left:.1f} days (fewer than {min_days_left})"
+            )
+    if plain is not None:
+        target = urlsplit(plain.location)
+        if plain.error:
+            out.append(f"plain HTTP: {plain.error}")
+        elif plain.status not in HTTP_REDIRECT_CODES or target.scheme != "https":
+            out.append(f"plain HTTP answered {plain.status}, expected a redirect to https")
+        elif target.hostname != host:
+            out.append(f"plain HTTP redirects to {plain.location}, another host")
     return out
 
 
+def probe_route(route: dict[str, Any], params: dict[str, Any], trust: _probe.Trust) -> dict[str, Any]:
+    host = str(route["host"])
+    expect = expectation(route)
+    request = expect["request"]
+    answer = _probe.request(
+        params["address"], params["https_port"], host, request, trust, timeout=params["timeout"]
+    )
+    plain = None
+    if params["check_http_redirect"]:
+        plain = _probe.request(
+            params["address"], params["http_port"], host, request, None, timeout=params["timeout"]
+        )
+    found = problems(expect, answer, plain, host, params["min_days_left"])
+    result: dict[str, Any] = dict(route)
+    result.update(
+        host=host,
+        path=str(route.get("path") or "/"),
+        request=request,
+        status=answer.status,
+        location=answer.location,
+        cert=answer.cert.as_dict() if answer.cert else {},
+        error=answer.error,
+        http_status=plain.status if plain else 0,
+        http_location=plain.location if plain else "",
+        problems=found,
+        ok=not found,
+    )
+    return result
+
+
 def report_lines(results: list[dict[str, Any]]) -> list[str]:
-    """Aligned table: host, path, status, Location, certificate days left, plain HTTP, result."""
-    header = ["host", "path", "status", "location", "cert days", "http", "result"]
+    """Aligned table: host, request, status, Location, certificate days left, plain HTTP, result."""
+    header = ["host", "request", "status", "location", "cert days", "http", "result"]
     rows = [header]
     for r in results:
         cert = r["cert"]
         rows.append(
             [
                 r["host"],
-                r["path"],
+                r["request"],
                 str(r["status"]) if not r["error"] else "-",
                 r["location"] or "-",
                 str(cert["days_left"]) if cert else "-",
@@ -302,25 +308,6 @@ def report_lines(results: list[dict[str, Any]]) -> list[str]:
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
     return ["  ".join([*(row[i].ljust(w) for i, w in enumerate(widths)), row[-1]]).rstrip() for row in rows]
-
-
-def probe_route(route: dict[str, Any], params: dict[str, Any], context: ssl.SSLContext) -> dict[str, Any]:
-    host = str(route["host"])
-    path = request_path(route)
-    result: dict[str, Any] = dict(route)
-    result.update(
-        host=host, path=path, path_type=route.get("path_type", "Prefix"), service=route.get("service", "")
-    )
-    result.update(
-        probe_https(params["address"], params["https_port"], host, path, context, params["timeout"])
-    )
-    if params["check_http_redirect"]:
-        result.update(probe_http(params["address"], params["http_port"], host, path, params["timeout"]))
-    else:
-        result.update(http_status=0, http_location="", http_error="")
-    result["problems"] = problems(route, result, params["min_days_left"], params["check_http_redirect"])
-    result["ok"] = not result["problems"]
-    return result
 
 
 def main() -> None:
@@ -340,25 +327,29 @@ def main() -> None:
     params = module.params
     bad = [f"routes[{i}]" for i, r in enumerate(params["routes"]) if not str(r.get("host") or "")]
     if bad:
-        module.fail_json(msg=f"routes: every route needs a host; missing in {', '.join(bad)}")
-    try:
-        context = tls_context(params["ca_file"])
-    except (OSError, ssl.SSLError) as exc:
-        module.fail_json(msg=f"ca_file: cannot load {params['ca_file']}: {exc}")
-    results = [probe_route(route, params, context) for route in params["routes"]]
-    failed = [r for r in results if not r["ok"]]
-    outcome = {
-        "changed": False,
-        "routes": results,
-        "failed_routes": len(failed),
-        "report": report_lines(results),
-    }
-    if failed:
-        names = "; ".join(f"{r['host']}{r['path']}: {', '.join(r['problems'])}" for r in failed)
         module.fail_json(
-            msg=f"{len(failed)} of {len(results)} routes failed via {params['address']}: {names}", **outcome
+            msg=f"routes: every route needs a host; missing in {', '.join(bad)}", failed_routes=0
         )
-    module.exit_json(**outcome)
+    try:
+        trust = _probe.Trust(params["ca_file"])
+    except (OSError, ssl.SSLError) as exc:
+        module.fail_json(msg=f"ca_file: cannot load {params['ca_file']}: {exc}", failed_routes=0, report="")
+    results = [probe_route(route, params, trust) for route in params["routes"]]
+    report = "\n".join(report_lines(results))
+    failed = [f"{r['host']}{r['request']}" for r in results if not r["ok"]]
+    if failed:
+        # Ansible prints a failure's msg twice (error line and result): the table goes in
+        # `report` only, which the result format prints once, as a block.
+        named = ", ".join(failed[:FAILED_NAMED]) + (
+            f" and {len(failed) - FAILED_NAMED} more" if len(failed) > FAILED_NAMED else ""
+        )
+        module.fail_json(
+            msg=f"{len(failed)} of {len(results)} routes failed via {params['address']}: {named} (see report)",
+            changed=False,
+            failed_routes=len(failed),
+            report=report,
+        )
+    module.exit_json(changed=False, routes=results, failed_routes=0, report=report)
 
 
 if __name__ == "__main__":

@@ -48,6 +48,11 @@ def test_molecule_default_scenario(tmp_path: Path) -> None:
     for step in ("create", "check", "converge", "idempotence", "verify", "destroy"):
         assert f"{step}: Executed: Successful" in output, f"molecule step {step} did not succeed"
     # verify ran the hand-written probes and the users' verify.yml, both through the entrypoint.
-    assert "TASK [Check where each request landed and the certificate it was served with]" in output
+    assert "TASK [Request every host and path through the entrypoint, over HTTPS and plain HTTP]" in output
+    assert (
+        "TASK [Check each host's own certificate, and plain HTTP redirected to HTTPS keeping host and path]"
+        in output
+    )
+    assert "TASK [Request a host the member does not serve]" in output
     assert "TASK [Probe every host and path of the member]" in output
     assert not _processes_under(ephemeral), "destroy left the local cluster running"

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from sandbox.dataplane.probe import connect
+from ansible_collections.binder.ingress.plugins.module_utils import _probe
+
+from sandbox.demo import LB_ADDRESS
 
 
 @dataclass
@@ -32,7 +34,8 @@ class Connection:
 
     def __init__(self, host: str, port: int, ca_file: Path, timeout: float = 15.0) -> None:
         self.host = host
-        self.sock = connect(host, port, ca_file, timeout)
+        # The collection's prober opens the connection: SNI and certificate check as verify.yml's.
+        self.sock = _probe.connect(LB_ADDRESS, port, host, _probe.Trust(str(ca_file)), timeout)
         self.fp: BinaryIO = self.sock.makefile("rb")
 
     def __enter__(self) -> Connection:

@@ -18,9 +18,7 @@ import pytest
 from ansible_collections.binder.ingress.plugins.module_utils.constants import LABEL_MANAGED_BY
 from ansible_collections.binder.ingress.plugins.module_utils.constants import MANAGED_BY as MANAGED_BY_VALUE
 from cryptography import x509
-from harness import Member, local_member
-
-from sandbox.dataplane.probe import probe
+from harness import Member, local_member, probe
 
 NS = "e2e-scratch"
 MEMBER_NS = local_member()["binder_namespace"]
@@ -214,6 +212,6 @@ def test_the_certificate_follows_the_ingress_hosts(scratch: Member) -> None:
             else None
         ),
     )
-    assert result.error is None
+    assert result.error == ""
     scratch.sandbox.kubectl("delete", "-n", NS, "secret", "tls-scratch")
     _wait("the deleted Secret to be issued again", lambda: _sans(scratch, "tls-scratch") is not None)

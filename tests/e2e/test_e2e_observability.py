@@ -7,9 +7,7 @@ import urllib.request
 from pathlib import Path
 
 import yaml
-from harness import Member, local_member
-
-from sandbox.dataplane.probe import probe
+from harness import Member, local_member, probe
 
 HOST = local_member()["binder_ingresses_components"]["binderhub"]["hosts"][0]
 

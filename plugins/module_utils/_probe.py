@@ -1,0 +1,217 @@
+# Copyright (c) binder.ingress developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""One HTTP(S) request to a fixed address, with SNI and Host set to a route's host.
+
+Private helper of the probe_routes module, also used by ``make demo``, the e2e tests and
+molecule's verify (through probe_routes), so there is one HTTPS-with-SNI client. It is what
+``curl --resolve host:port:address`` does: connect to ``address``, send ``host`` as the TLS
+server name and the ``Host`` header, verify the certificate for ``host``. Standard library
+only; errors are returned in the answer, never raised, so one bad route does not stop a report.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import ssl
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "Answer",
+    "Certificate",
+    "Trust",
+    "connect",
+    "is_traefik_not_found",
+    "request",
+]
+
+# OpenSSL's X509_V_ERR_HOSTNAME_MISMATCH: the chain is trusted but does not name the host.
+_HOSTNAME_MISMATCH = 62
+# Go's http.NotFound, which traefik answers when no router takes the request.
+_TRAEFIK_NOT_FOUND_BODY = b"404 page not found\n"
+_TRAEFIK_NOT_FOUND_TYPE = "text/plain; charset=utf-8"
+
+
+@dataclass(frozen=True)
+class Certificate:
+    """The parts of a verified server certificate a report shows."""
+
+    subject: str  # commonName (the whole name without one)
+    issuer: str  # commonName (the whole name without one)
+    sans: tuple[str, ...]  # DNS names
+    not_after: float  # seconds since the epoch
+
+    @property
+    def days_left(self) -> float:
+        return (self.not_after - time.time()) / 86400
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "subject": self.subject,
+            "issuer": self.issuer,
+            "sans": list(self.sans),
+            "not_after": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.not_after)),
+            "days_left": round(self.days_left, 1),
+        }
+
+
+@dataclass
+class Answer:
+    """What came back: a response, or the error that stopped it (status 0)."""
+
+    status: int = 0
+    headers: dict[str, str] = field(default_factory=dict)  # names in lower case
+    body: bytes = b""  # at most the request's `limit` bytes
+    cert: Certificate | None = None
+    der: bytes = b""  # the server certificate as sent, also when it was not verified
+    error: str = ""
+
+    @property
+    def location(self) -> str:
+        return self.headers.get("location", "")
+
+    def json(self) -> dict[str, Any] | None:
+        """The body as a JSON object, if it is one."""
+        if not self.headers.get("content-type", "").startswith("application/json"):
+            return None
+        try:
+            parsed = json.loads(self.body)
+        except ValueError:
+            return None
+        return parsed if isinstance(parsed, dict) else None
+
+
+class Trust:
+    """Which certificates to accept: those of ``ca_file`` only, the system store, or any.
+
+    Holds two contexts built once (loading a trust store is the slow part of a probe): the
+    strict one a request uses, and one that checks the chain but not the name, used only to
+    say which names a certificate that does not cover the host has.
+    """
+
+    def __init__(self, ca_file: str | None = None, *, verify: bool = True) -> None:
+        self.verify = verify
+        self.strict = self._context(ca_file, verify, check_hostname=verify)
+        self.chain_only = self._context(ca_file, verify, check_hostname=False)
+
+    @staticmethod
+    def _context(ca_file: str | None, verify: bool, check_hostname: bool) -> ssl.SSLContext:
+        context = (
+            ssl.create_default_context(cafile=ca_file) if verify else ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        )
+        context.check_hostname = check_hostname
+        context.verify_mode = ssl.CERT_REQUIRED if verify else ssl.CERT_NONE
+        return context
+
+
+def connect(
+    address: str, port: int, host: str, trust: Trust, timeout: float = 10.0, *, strict: bool = True
+) -> ssl.SSLSocket:
+    """A TLS socket to address:port with SNI ``host``; raises on failure (ssl or OS errors)."""
+    raw = socket.create_connection((address, port), timeout=timeout)
+    context = trust.strict if strict else trust.chain_only
+    try:
+        return context.wrap_socket(raw, server_hostname=host)
+    except BaseException:
+        raw.close()
+        raise
+
+
+def certificate(sock: ssl.SSLSocket) -> Certificate | None:
+    """The verified peer certificate's subject, issuer, names and expiry (None if unverified)."""
+    peer: dict[str, Any] | None = sock.getpeercert()
+    if not peer:
+        return None
+
+    def common_name(name: Any) -> str:
+        # The commonName, or the whole name where it has none.
+        pairs = [(str(key), str(value)) for rdn in name for key, value in rdn]
+        names = [value for key, value in pairs if key == "commonName"]
+        return ", ".join(names or [f"{key}={value}" for key, value in pairs])
+
+    not_after = str(peer.get("notAfter", ""))
+    return Certificate(
+        subject=common_name(peer.get("subject", ())),
+        issuer=common_name(peer.get("issuer", ())),
+        sans=tuple(value for kind, value in peer.get("subjectAltName", ()) if kind == "DNS"),
+        not_after=ssl.cert_time_to_seconds(not_after) if not_after else 0.0,
+    )
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"certificate verify failed: {exc.verify_message}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _not_covering(address: str, port: int, host: str, trust: Trust, timeout: float) -> str:
+    """Why a trusted certificate was refused for ``host``: the names it does have."""
+    try:
+        with connect(address, port, host, trust, timeout, strict=False) as sock:
+            cert = certificate(sock)
+    except (OSError, ssl.SSLError) as exc:
+        return f"certificate verify failed: not valid for {host} ({_describe(exc)})"
+    names = ", ".join(cert.sans) if cert and cert.sans else "no DNS name"
+    return f"certificate does not cover {host}: it names {names}"
+
+
+def request(
+    address: str,
+    port: int,
+    host: str,
+    path: str,
+    trust: Trust | None,
+    *,
+    method: str = "GET",
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 10.0,
+    limit: int | None = 65536,
+) -> Answer:
+    """One request to address:port for ``host`` and ``path``: over TLS with SNI ``host`` when
+    ``trust`` is given, plain HTTP when it is None. Reads at most ``limit`` bytes of the body."""
+    answer = Answer()
+    connection = http.client.HTTPConnection(address, port, timeout=timeout)
+    if trust is not None:
+        try:
+            sock = connect(address, port, host, trust, timeout)
+        except ssl.SSLCertVerificationError as exc:
+            mismatch = exc.verify_code == _HOSTNAME_MISMATCH
+            answer.error = _not_covering(address, port, host, trust, timeout) if mismatch else _describe(exc)
+            return answer
+        except (OSError, ssl.SSLError) as exc:
+            answer.error = _describe(exc)
+            return answer
+        answer.cert = certificate(sock)
+        answer.der = sock.getpeercert(binary_form=True) or b""
+        connection.sock = sock
+    try:
+        # Host as a client of port 443 or 80 sends it: without whatever local port stands in.
+        sent = {"Host": host, "User-Agent": "binder.ingress-probe", **(headers or {})}
+        connection.request(method, path, body=body, headers=sent)
+        response = connection.getresponse()
+        answer.body = response.read() if limit is None else response.read(limit)
+        answer.status = response.status
+        answer.headers = {key.lower(): value for key, value in response.getheaders()}
+    except (OSError, http.client.HTTPException) as exc:
+        answer.error = _describe(exc)
+    finally:
+        connection.close()
+    return answer
+
+
+def is_traefik_not_found(answer: Answer) -> bool:
+    """Whether the answer is traefik's own 404: no router took the request, no backend was asked.
+
+    traefik answers with Go's http.NotFound. A backend that is itself written in Go and answers
+    its default 404 looks the same, which is why a route is probed at a path its backend serves.
+    """
+    return (
+        answer.status == 404
+        and answer.body == _TRAEFIK_NOT_FOUND_BODY
+        and answer.headers.get("content-type", "") == _TRAEFIK_NOT_FOUND_TYPE
+    )

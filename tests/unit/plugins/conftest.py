@@ -1,0 +1,3 @@
+"""Fixtures of the plugin tests: the local HTTPS server of tls_servers.py."""
+
+from tls_servers import servers as servers
