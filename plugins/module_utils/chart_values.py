@@ -370,9 +370,10 @@ def cluster_issuers(
             "kind": "ClusterIssuer",
             "metadata": {
                 "name": name,
+                # Cluster-scoped, so shared by every member of the cluster: no member label, or
+                # members sharing a cluster would relabel them in turn on every run.
                 "labels": {
                     "app.kubernetes.io/managed-by": MANAGED_BY,
-                    "binder.ingress/member": member,
                     "binder.ingress/set": "cluster-issuers",
                 },
             },

@@ -232,7 +232,11 @@ def test_cluster_issuers_default_to_both_lets_encrypt_directories() -> None:
         assert acme["email"] == "ops@example.org"
         assert acme["privateKeySecretRef"] == {"name": name}
         assert acme["solvers"] == [{"http01": {"ingress": {"ingressClassName": "traefik"}}}]
-        assert issuer["metadata"]["labels"]["binder.ingress/member"] == "m1"
+        # Shared by the members of a cluster: owned by the set, not by one member.
+        assert issuer["metadata"]["labels"] == {
+            "app.kubernetes.io/managed-by": "binder.ingress",
+            "binder.ingress/set": "cluster-issuers",
+        }
     assert "staging" in issuers[0]["spec"]["acme"]["server"]
     assert "staging" not in issuers[1]["spec"]["acme"]["server"]
 
