@@ -382,7 +382,9 @@ def cluster_issuers(
         {
             "apiVersion": "cert-manager.io/v1",
             "kind": "ClusterIssuer",
-            "metadata": {"name": name, "labels": labels(member, SET_CLUSTER_ISSUERS)},
+            # Cluster-scoped, so shared by every member of the cluster: no member label, or members
+            # sharing a cluster would relabel them in turn on every run.
+            "metadata": {"name": name, "labels": labels(None, SET_CLUSTER_ISSUERS)},
             "spec": {
                 "acme": {
                     "server": server,

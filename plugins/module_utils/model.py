@@ -1107,9 +1107,14 @@ def check_member(r: Issues, member: Any) -> None:
         r.name(member, r.key("member"), "member name (it is a label value)", _names.label_value)
 
 
-def labels(member: str, set_name: str, component: str | None = None) -> dict[str, str]:
-    """The labels of every object the collection writes: what apply and prune select by."""
-    result = {LABEL_MANAGED_BY: MANAGED_BY, LABEL_MEMBER: member, LABEL_SET: set_name}
+def labels(member: str | None, set_name: str, component: str | None = None) -> dict[str, str]:
+    """The labels of every object the collection writes: what apply and prune select by.
+
+    A cluster-scoped set shared by the members of a cluster (member None) has no member label.
+    """
+    result = {LABEL_MANAGED_BY: MANAGED_BY, LABEL_SET: set_name}
+    if member is not None:
+        result[LABEL_MEMBER] = member
     if component is not None:
         result[LABEL_COMPONENT] = component
     return result

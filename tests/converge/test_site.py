@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -40,22 +41,30 @@ def services(sandbox: Sandbox, namespace: str) -> dict[str, Any]:
     }
 
 
+# The tasks that write: entrypoint (namespace and Service), traefik, cert-manager, ClusterIssuers,
+# Ingresses. Each reports changed once, and only when it writes (or would): no compare task.
+WRITING_TASKS = 5
+
+
 def test_check_real_check_real(sandbox: Sandbox) -> None:
-    namespace = sandbox.create_namespace("fourstep")
+    # A new member's cluster: its namespace does not exist yet.
+    namespace = f"fourstep-{uuid.uuid4().hex[:6]}"
 
     first = sandbox.converge(namespace, "--check", "--diff")
-    assert ingresses(sandbox, namespace) == {}, "check mode created Ingresses"
+    assert namespace not in {n.metadata.name for n in client.CoreV1Api(sandbox.api()).list_namespace().items}
     real = sandbox.converge(namespace)
     again = sandbox.converge(namespace, "--check")
     last = sandbox.converge(namespace)
 
     changed = [ok(run)["changed"] for run in (first, real, again, last)]
-    assert [c > 0 for c in changed] == [True, True, False, False], changed
+    assert changed == [WRITING_TASKS, WRITING_TASKS, 0, 0], changed
     # Check mode asked the server (dry run) and wrote nothing; the audit log is the witness.
     for run in (first, again):
         assert run.writes() == [], run.writes()
         assert run.dry_run_writes()
-    # The diff names the objects and their content.
+    # The diff names the objects and their content, the namespace included, once each.
+    assert first.output.count(f"+++ after: Namespace {namespace}\n") == 1
+    assert first.output.count(f"+++ after: Ingress {namespace}/jupyterhub") == 1
     assert "hub.local.test" in first.output
     assert "redirector-beta-local-test" in first.output
     # The real run applied the whole set; the run with nothing to do wrote nothing at all.
@@ -73,6 +82,49 @@ def test_check_real_check_real(sandbox: Sandbox) -> None:
         "redirector-beta-local-test",
         "redirector-status-local-test",
         "static",
+    }
+
+
+def test_two_members_in_one_cluster_reach_no_change(sandbox: Sandbox, tmp_path: Path) -> None:
+    namespaces = {m: f"{m}-{uuid.uuid4().hex[:6]}" for m in ("alpha", "beta")}
+    members: dict[str, dict[str, Any]] = {
+        m: {"binder_kubeconfig": str(sandbox.kubeconfig), "binder_namespace": ns}
+        for m, ns in namespaces.items()
+    }
+    # The cluster-wide parts have one owner (docs/inventory.md): alpha's traefik release creates the
+    # IngressClass and alpha installs cert-manager; beta uses both.
+    members["beta"].update(
+        traefik_values_overrides={"ingressClass": {"enabled": False}}, cert_manager_helm_enabled=False
+    )
+    inventory = member_inventory(tmp_path / "shared", members)
+
+    # The members run side by side, so which one's apply creates the shared ClusterIssuers varies.
+    first = sandbox.playbook(REPO / "site.yml", inventory=inventory)
+    assert all(ok(first, m)["changed"] > 0 for m in members)
+    second = sandbox.playbook(REPO / "site.yml", inventory=inventory)
+    assert [ok(second, m)["changed"] for m in members] == [0, 0], second.output[-4000:]
+    assert second.writes() == []
+
+    # One set of ClusterIssuers for the cluster, labelled by no member.
+    issuers = client.CustomObjectsApi(sandbox.api()).list_cluster_custom_object(
+        "cert-manager.io", "v1", "clusterissuers"
+    )["items"]
+    assert sorted(i["metadata"]["name"] for i in issuers) == ["letsencrypt-prod", "letsencrypt-staging"]
+    assert all("binder.ingress/member" not in i["metadata"]["labels"] for i in issuers)
+
+    # beta drops a component: only beta's Ingress goes, alpha's of the same name stays.
+    components = dict(LOCAL_VARS["binder_ingresses_components"])
+    del components["grafana"]
+    members["beta"]["binder_ingresses_components"] = components
+    before = {m: ingresses(sandbox, ns) for m, ns in namespaces.items()}
+    third = sandbox.playbook(REPO / "site.yml", inventory=member_inventory(tmp_path / "pruned", members))
+    assert [ok(third, m)["changed"] for m in members] == [0, 1]
+    assert [(e["method"], e["path"]) for e in third.writes()] == [
+        ("DELETE", f"/apis/networking.k8s.io/v1/namespaces/{namespaces['beta']}/ingresses/grafana")
+    ]
+    assert set(ingresses(sandbox, namespaces["beta"])) == set(before["beta"]) - {"grafana"}
+    assert {n: i.metadata.resource_version for n, i in ingresses(sandbox, namespaces["alpha"]).items()} == {
+        n: i.metadata.resource_version for n, i in before["alpha"].items()
     }
 
 

@@ -17,10 +17,13 @@ from ansible_collections.binder.ingress.plugins.module_utils.chart_values import
     traefik_values,
 )
 from ansible_collections.binder.ingress.plugins.module_utils.constants import (
-    LABEL_MEMBER,
+    LABEL_MANAGED_BY,
+    LABEL_SET,
+    MANAGED_BY,
     MIDDLEWARE_DEFAULT,
     MIDDLEWARE_HARBOR,
     MIDDLEWARE_HUB,
+    SET_CLUSTER_ISSUERS,
 )
 from ansible_collections.binder.ingress.plugins.module_utils.model import (
     ANNOTATION_MIDDLEWARES,
@@ -322,7 +325,8 @@ def test_cluster_issuers_default_to_both_lets_encrypt_directories() -> None:
         assert acme["email"] == "ops@example.org"
         assert acme["privateKeySecretRef"] == {"name": name}
         assert acme["solvers"] == [{"http01": {"ingress": {"ingressClassName": "traefik"}}}]
-        assert issuer["metadata"]["labels"][LABEL_MEMBER] == "m1"
+        # Shared by the members of a cluster: owned by the set, not by one member.
+        assert issuer["metadata"]["labels"] == {LABEL_MANAGED_BY: MANAGED_BY, LABEL_SET: SET_CLUSTER_ISSUERS}
     assert "staging" in issuers[0]["spec"]["acme"]["server"]
     assert "staging" not in issuers[1]["spec"]["acme"]["server"]
 

@@ -1,0 +1,459 @@
+# Copyright: binder.ingress contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The work of the apply_set module: dry run, diff, apply what differs, prune (private).
+
+One labelled set of objects goes through one client (kubernetes.core's K8SClient, so one
+discovery): a server-side dry run of every object tells which ones the apply would change,
+only those are applied, and objects that carry the set's labels but are no longer desired are
+deleted once every apply succeeded. Nothing here imports Ansible: the module turns
+:class:`ApplySetError` into a failure.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterable
+from contextlib import suppress
+from dataclasses import dataclass, field
+from typing import Any
+
+from ansible_collections.binder.ingress.plugins.module_utils.constants import (
+    LABEL_MANAGED_BY,
+    LABEL_MEMBER,
+    LABEL_SET,
+    MANAGED_BY,
+)
+
+# The module reports a missing kubernetes library before any of these names is used.
+with suppress(ImportError):
+    from kubernetes.dynamic.exceptions import DynamicApiError, NotFoundError, ResourceNotFoundError
+
+__all__ = ["MASK", "ApplySetError", "SetApplier", "masked", "shown"]
+
+JSON = dict[str, Any]
+MASK = "********"
+# Server bookkeeping: not what the inventory asked for, so neither compared nor shown.
+BOOKKEEPING = ("managedFields", "resourceVersion", "generation", "uid", "creationTimestamp")
+
+
+class ApplySetError(Exception):
+    """The set cannot be (fully) applied; ``result`` holds what was done before the failure."""
+
+    def __init__(self, problems: Iterable[str], result: JSON | None = None) -> None:
+        self.problems = list(problems)
+        self.result = result or {}
+        super().__init__("; ".join(self.problems))
+
+
+def api_message(error: BaseException) -> str:
+    """kube-apiserver's own words for a refused request (its Status message), else the error."""
+    summary = getattr(error, "summary", None)
+    return str(summary()) if callable(summary) else str(error)
+
+
+def masked(obj: JSON) -> JSON:
+    """A copy of ``obj`` whose Secret values are masked, for results and diffs."""
+    out: JSON = copy.deepcopy(obj)
+    if out.get("kind") == "Secret":
+        for key in ("data", "stringData"):
+            if isinstance(out.get(key), dict):
+                out[key] = dict.fromkeys(out[key], MASK)
+    return out
+
+
+def shown(obj: JSON) -> JSON:
+    """The object as a diff shows it: masked, without server bookkeeping and status."""
+    out = masked(obj)
+    out.pop("status", None)
+    meta = out.get("metadata") or {}
+    for key in BOOKKEEPING:
+        meta.pop(key, None)
+    return out
+
+
+def _ownership(obj: JSON) -> list[tuple[str, str, str, str]]:
+    """Who owns which fields, without the timestamps: a forced apply that takes over a field
+    another manager set changes this and nothing else, and is a write all the same."""
+    entries = (obj.get("metadata") or {}).get("managedFields") or []
+    return sorted(
+        (
+            str(e.get("manager", "")),
+            str(e.get("operation", "")),
+            str(e.get("subresource", "")),
+            json.dumps(e.get("fieldsV1"), sort_keys=True),
+        )
+        for e in entries
+    )
+
+
+def differs(live: JSON, after: JSON) -> bool:
+    return shown(live) != shown(after) or _ownership(live) != _ownership(after)
+
+
+@dataclass(frozen=True, order=True)
+class Key:
+    kind: str
+    namespace: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.namespace}/{self.name}" if self.namespace else f"{self.kind} {self.name}"
+
+
+@dataclass
+class Item:
+    """One desired object and what the dry run found for it."""
+
+    key: Key
+    api_version: str
+    definition: JSON
+    resource: Any = None  # None: the server does not serve the kind (yet)
+    verdict: str = ""  # created | updated | unchanged
+    before: JSON = field(default_factory=dict)
+    after: JSON = field(default_factory=dict)
+    checked: bool = True  # False: reported from the definition alone, without a dry run
+
+    def entry(self) -> JSON:
+        return {
+            "kind": self.key.kind,
+            "api_version": self.api_version,
+            "namespace": self.key.namespace or None,
+            "name": self.key.name,
+        }
+
+
+class SetApplier:
+    """Applies one labelled set through a kubernetes.core K8SClient and prunes what left it.
+
+    ``params`` are the module's: ``set``, ``member`` (None: a set the members of a cluster share),
+    ``namespace``, ``create_namespace``, ``objects``, ``prune_kinds``.
+    """
+
+    def __init__(self, client: Any, params: JSON, *, check_mode: bool, diff: bool) -> None:
+        self.client = client
+        self.params = params
+        self.check_mode = check_mode
+        self.diff = diff
+        self.warnings: list[str] = []
+        self.labels: dict[str, str] = {LABEL_MANAGED_BY: MANAGED_BY, LABEL_SET: params["set"]}
+        if params.get("member"):
+            self.labels[LABEL_MEMBER] = params["member"]
+        self.done: dict[str, list[JSON]] = {"created": [], "updated": [], "unchanged": [], "deleted": []}
+        self.diffs: list[JSON] = []
+
+    # -- naming -------------------------------------------------------------------------
+
+    @property
+    def owner(self) -> str:
+        member = self.params.get("member")
+        owner = f"member {member}" if member else "the members of the cluster"
+        return f"set {self.params['set']} of {owner}"
+
+    def _resource(self, kind: str, api_version: str) -> Any:
+        """The served resource, or None if the server does not serve that kind."""
+        try:
+            return self.client.resource(kind, api_version)
+        except ResourceNotFoundError:
+            return None
+
+    # -- 1. what is desired ---------------------------------------------------------------
+
+    def desired(self) -> list[Item]:
+        """Every object of the set, labelled and placed, checked before anything is sent."""
+        problems: list[str] = []
+        namespace = self.params.get("namespace") or ""
+        items: list[Item] = []
+        seen: set[Key] = set()
+        for index, given in enumerate(self.params["objects"]):
+            where = f"objects[{index}]"
+            obj: JSON = copy.deepcopy(given) if isinstance(given, dict) else {}
+            meta = obj.get("metadata")
+            if (
+                not obj.get("kind")
+                or not obj.get("apiVersion")
+                or not isinstance(meta, dict)
+                or not meta.get("name")
+            ):
+                problems.append(f"{where}: needs apiVersion, kind and metadata.name")
+                continue
+            where = f"{where} ({obj['kind']} {meta['name']})"
+            resource = self._resource(obj["kind"], obj["apiVersion"])
+            namespaced = (
+                resource.namespaced if resource is not None else bool(meta.get("namespace") or namespace)
+            )
+            if namespaced:
+                meta.setdefault("namespace", namespace)
+                if not meta["namespace"]:
+                    problems.append(
+                        f"{where}: is namespaced, and neither metadata.namespace nor namespace is given"
+                    )
+                    continue
+                if namespace and meta["namespace"] != namespace:
+                    problems.append(
+                        f"{where}: is in namespace {meta['namespace']}, not in the set's namespace {namespace}"
+                    )
+                    continue
+            elif meta.get("namespace"):
+                problems.append(f"{where}: is cluster-scoped and must not name a namespace")
+                continue
+            labels = meta["labels"] = dict(meta.get("labels") or {})
+            for label, value in self.labels.items():
+                if labels.setdefault(label, value) != value:
+                    problems.append(
+                        f"{where}: label {label} is {labels[label]!r}, but the set's is {value!r}"
+                    )
+            if LABEL_MEMBER not in self.labels and LABEL_MEMBER in labels:
+                problems.append(
+                    f"{where}: carries the label {LABEL_MEMBER}, but this set is shared by the members of "
+                    "the cluster: every member would relabel it on every run"
+                )
+            key = Key(
+                resource.kind if resource is not None else obj["kind"],
+                meta.get("namespace", ""),
+                meta["name"],
+            )
+            if key in seen:
+                problems.append(f"{where}: {key} is given twice")
+            seen.add(key)
+            items.append(Item(key, obj["apiVersion"], obj, resource))
+        if problems:
+            raise ApplySetError(problems)
+        return items
+
+    def prune_resources(self) -> list[Any]:
+        kinds = self.params.get("prune_kinds") or []
+        if not kinds:
+            return []
+        problems: list[str] = []
+        if LABEL_MEMBER not in self.labels:
+            problems.append(
+                "prune_kinds: a set the members of a cluster share is never pruned (another member may still "
+                "need its objects); give member"
+            )
+        resources = []
+        for spec in kinds:
+            if spec["kind"] == "Namespace":
+                problems.append("prune_kinds: Namespace is never pruned")
+                continue
+            resource = self._resource(spec["kind"], spec["api_version"])
+            if resource is None:
+                continue  # no object of a kind the server does not serve: nothing to prune
+            if resource.namespaced and not self.params.get("namespace"):
+                problems.append(
+                    f"prune_kinds: {spec['kind']} is namespaced: give namespace (never every namespace)"
+                )
+            resources.append(resource)
+        if problems:
+            raise ApplySetError(problems)
+        return resources
+
+    # -- 2. the namespace ---------------------------------------------------------------------
+
+    def namespace_item(self, items: list[Item]) -> tuple[Item | None, bool]:
+        """The Namespace to create (or None), and whether the set's namespace exists now."""
+        namespace = self.params.get("namespace")
+        if not namespace or not (self.params.get("create_namespace") or any(i.key.namespace for i in items)):
+            return None, True
+        resource = self.client.resource("Namespace", "v1")
+        try:
+            self.client.get(resource, name=namespace)
+            return None, True
+        except NotFoundError:
+            pass
+        if self.params.get("create_namespace"):
+            # Created bare and never labelled, changed or pruned: a running member's namespace
+            # exists already (its BinderHub lives there) and is left exactly as it is.
+            definition = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
+            return Item(Key("Namespace", "", namespace), "v1", definition, resource), False
+        if not self.check_mode:
+            raise ApplySetError(
+                [f"namespace {namespace} does not exist: create it first, or set create_namespace"]
+            )
+        self.warnings.append(
+            f"{self.owner}: namespace {namespace} does not exist yet, so the objects in it are shown as given, "
+            "not validated by the server (a real run needs it created first, as the cluster entrypoint does)"
+        )
+        return None, False
+
+    # -- 3. dry run ---------------------------------------------------------------------------
+
+    def _apply(self, item: Item, dry_run: bool) -> JSON:
+        params: JSON = dict(
+            body=item.definition,
+            name=item.key.name,
+            namespace=item.key.namespace or None,
+            field_manager=MANAGED_BY,
+            # The set is the collection's: take over fields another manager (kubectl, an older
+            # Helm release) set, rather than fail on the conflict.
+            force_conflicts=True,
+        )
+        if dry_run:
+            params["dry_run"] = "All"
+        response = item.resource.server_side_apply(**params)
+        out: JSON = response.to_dict() if hasattr(response, "to_dict") else dict(response)
+        return out
+
+    def live(self, items: list[Item]) -> dict[Key, JSON]:
+        """The objects of the set's kinds as they are, one list per kind and namespace."""
+        found: dict[Key, JSON] = {}
+        listed: set[tuple[str, str, str]] = set()
+        for item in items:
+            if item.resource is None:
+                continue
+            scope = (item.api_version, item.key.kind, item.key.namespace)
+            if scope in listed:
+                continue
+            listed.add(scope)
+            listing = self.client.get(item.resource, namespace=item.key.namespace or None).to_dict()
+            for obj in listing.get("items") or []:
+                meta = obj.get("metadata") or {}
+                obj.setdefault("kind", item.key.kind)
+                obj.setdefault("apiVersion", item.api_version)
+                found[Key(item.key.kind, meta.get("namespace") or "", meta["name"])] = obj
+        return found
+
+    def dry_run(self, items: list[Item], namespace_exists: bool) -> None:
+        """Decide created/updated/unchanged for every item, with the server's answer as `after`."""
+        current = self.live([i for i in items if namespace_exists or not i.key.namespace])
+        problems: list[str] = []
+        unserved: set[str] = set()
+        for item in items:
+            before = current.get(item.key)
+            if item.resource is None or (item.key.namespace and not namespace_exists):
+                if item.resource is None:
+                    if not self.check_mode:
+                        problems.append(
+                            f"{item.key}: the API server does not serve {item.api_version} {item.key.kind} "
+                            "(is its CRD installed?)"
+                        )
+                        continue
+                    unserved.add(f"{item.api_version} {item.key.kind}")
+                item.verdict, item.after, item.checked = "created", item.definition, False
+                continue
+            try:
+                item.after = self._apply(item, dry_run=True)
+            except (DynamicApiError, ValueError) as e:
+                problems.append(f"{item.key}: {api_message(e)}")
+                continue
+            if before is None:
+                item.verdict = "created"
+            else:
+                item.before = before
+                item.verdict = "updated" if differs(before, item.after) else "unchanged"
+        if problems:
+            raise ApplySetError(problems)
+        if unserved:
+            self.warnings.append(
+                f"{self.owner}: the API server does not serve {', '.join(sorted(unserved))} yet, so those "
+                "objects are shown as given, not validated by the server (check mode: an earlier task, such as "
+                "a chart that installs the CRD, would install it)"
+            )
+
+    # -- 4. apply and prune ------------------------------------------------------------------
+
+    def result(self) -> JSON:
+        changed = any(self.done[k] for k in ("created", "updated", "deleted"))
+        out: JSON = dict(changed=changed, **self.done)
+        if self.diff:
+            out["diff"] = self.diffs
+        if self.warnings:
+            out["warnings"] = list(self.warnings)
+        return out
+
+    def _record(self, verdict: str, item: Item) -> None:
+        self.done[verdict].append(item.entry())
+        if self.diff and verdict != "unchanged":
+            header = str(item.key) + ("" if item.checked else " (not validated by the server)")
+            self.diffs.append(
+                dict(
+                    before=_yaml(shown(item.before)) if item.before else "",
+                    after=_yaml(shown(item.after)) if item.after else "",
+                    before_header=header,
+                    after_header=header,
+                )
+            )
+
+    def write(self, items: list[Item]) -> None:
+        """One server-side apply of each object that differs; stops at the first refusal."""
+        for item in items:
+            if item.verdict != "unchanged" and not self.check_mode:
+                try:
+                    self._apply(item, dry_run=False)
+                except (DynamicApiError, ValueError) as e:
+                    raise ApplySetError(
+                        [f"{item.key}: {api_message(e)} (nothing was pruned)"], self.result()
+                    ) from e
+            self._record(item.verdict, item)
+
+    def prune(self, resources: list[Any], items: list[Item]) -> None:
+        from ansible_collections.kubernetes.core.plugins.module_utils.selector import LabelSelectorFilter
+
+        keep = {i.key for i in items}
+        terms = [f"{k}={v}" for k, v in sorted(self.labels.items())]
+        selector = LabelSelectorFilter(terms)
+        namespace = self.params.get("namespace")
+        candidates: list[tuple[Any, Item]] = []
+        for resource in resources:
+            listing = self.client.get(
+                resource, namespace=namespace if resource.namespaced else None, label_selector=",".join(terms)
+            ).to_dict()
+            for obj in listing.get("items") or []:
+                meta = obj.get("metadata") or {}
+                obj.setdefault("kind", resource.kind)
+                obj.setdefault("apiVersion", resource.group_version)
+                key = Key(resource.kind, meta.get("namespace") or "", meta["name"])
+                # The server filtered already; checking again keeps an unlabelled or another
+                # member's object safe even from a server that ignored the selector.
+                if key in keep or not selector.isMatching(obj) or meta.get("deletionTimestamp"):
+                    continue
+                candidates.append((resource, Item(key, resource.group_version, obj, resource, before=obj)))
+        for resource, item in sorted(candidates, key=lambda c: c[1].key):
+            if self._delete(resource, item):
+                self._record("deleted", item)
+
+    def _delete(self, resource: Any, item: Item) -> bool:
+        """Delete one object, bound to the uid and resourceVersion it was listed with."""
+        meta = item.definition["metadata"]
+        body: JSON = {
+            "apiVersion": "v1",
+            "kind": "DeleteOptions",
+            "propagationPolicy": "Background",
+            "preconditions": {"uid": meta["uid"], "resourceVersion": meta["resourceVersion"]},
+        }
+        params: JSON = dict(name=item.key.name, namespace=item.key.namespace or None, body=body)
+        if self.check_mode:
+            # In the body: kube-apiserver takes DeleteOptions from the body when there is one and
+            # then ignores the query, so a dryRun=All in the query alone would delete for real.
+            body["dryRun"] = ["All"]
+            params["dry_run"] = "All"
+        try:
+            self.client.delete(resource, **params)
+        except NotFoundError:
+            return False
+        except DynamicApiError as e:
+            raise ApplySetError([f"prune: {item.key}: {api_message(e)}"], self.result()) from e
+        return True
+
+    def run(self) -> JSON:
+        items = self.desired()
+        prune = self.prune_resources()
+        namespace, exists = self.namespace_item(items)
+        if namespace is not None:
+            # The objects can only be validated inside their namespace, so a real run creates it
+            # first: an empty namespace is all that a refused object below leaves behind.
+            self.dry_run([namespace], namespace_exists=True)
+            self.write([namespace])
+            exists = not self.check_mode
+        self.dry_run(items, exists)
+        self.write(items)
+        # Only now: a failed apply above leaves every object of the set in place.
+        self.prune(prune, items)
+        return self.result()
+
+
+def _yaml(obj: JSON) -> str:
+    # PyYAML is there whenever a module runs (AnsibleK8SModule requires it), not for ansible-test's import check.
+    import yaml
+
+    return str(yaml.safe_dump(obj, default_flow_style=False, sort_keys=True))

@@ -1,0 +1,240 @@
+#!/usr/bin/python
+
+# Copyright: binder.ingress developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: apply_set
+short_description: Apply a labelled set of Kubernetes objects, writing only what differs, and prune what left it
+version_added: 0.1.0
+author:
+  - binder.ingress contributors (@binder-ingress)
+description:
+  - Brings one labelled set of objects (a member's Ingresses, its cluster entrypoint Service, the
+    ClusterIssuers of a cluster) to the desired state with one client and one API discovery.
+  - Every object gets the set's labels C(app.kubernetes.io/managed-by=binder.ingress),
+    C(binder.ingress/set=<set>) and, with O(member), C(binder.ingress/member=<member>). An object that
+    already carries one of them with another value is refused.
+  - First a server-side dry run of every object (server-side apply with C(dryRun=All), field manager
+    C(binder.ingress), conflicts forced), compared with the object in the cluster. An object is written
+    when the server would change it, and only then. Any object the server refuses fails the task before
+    anything is written, each refusal named.
+  - Then one server-side apply of each object that differs, in the order given.
+  - Then, only if every apply succeeded and O(prune_kinds) is given, each object of those kinds that
+    carries the set's labels and is not in O(objects) is deleted, bound by a precondition to the uid
+    and resourceVersion it was listed with. Namespaced kinds are listed in O(namespace) only.
+  - With O(create_namespace), a missing O(namespace) is created first, bare (no labels). An existing
+    namespace is never changed, and a namespace is never pruned.
+options:
+  set:
+    description:
+      - Name of the set, the value of its label C(binder.ingress/set), for example V(ingresses).
+    type: str
+    required: true
+  member:
+    description:
+      - The member that owns the set, the value of its label C(binder.ingress/member).
+      - Omit it for a set that every member of a shared cluster applies alike, such as the cluster-scoped
+        ClusterIssuers. Such a set carries no member label, so members that share a cluster do not
+        relabel it in turn; it is never pruned, since another member may still use it.
+    type: str
+  namespace:
+    description:
+      - The namespace of the set's namespaced objects. An object without C(metadata.namespace) is put
+        there; an object in another namespace is refused.
+      - Required for namespaced objects without C(metadata.namespace), and for namespaced O(prune_kinds).
+    type: str
+  create_namespace:
+    description:
+      - Create O(namespace) if it does not exist.
+      - Without it, a missing namespace fails a real run before any write. In check mode the objects in it
+        are reported as created, shown as given (not validated by the server), with a warning.
+    type: bool
+    default: false
+  objects:
+    description:
+      - The desired objects, full definitions with C(apiVersion), C(kind) and C(metadata.name).
+      - An empty list applies nothing (and, with O(prune_kinds), prunes the whole set).
+    type: list
+    elements: dict
+    required: true
+  prune_kinds:
+    description:
+      - The kinds of object the set is made of, whose labelled objects are deleted when they are not in
+        O(objects). Objects of other kinds are never deleted. A kind the server does not serve has no
+        objects to prune. Needs O(member).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      kind:
+        description: Kind of the objects, for example V(Ingress). Never V(Namespace).
+        type: str
+        required: true
+      api_version:
+        description: API version of the kind, for example V(networking.k8s.io/v1).
+        type: str
+        default: v1
+extends_documentation_fragment:
+  - kubernetes.core.k8s_auth_options
+attributes:
+  check_mode:
+    support: full
+    description:
+      - Runs the dry run and sends each deletion with C(dryRun=All), so the API server validates
+        everything and stores nothing, and reports what would be created, updated and deleted.
+      - Objects whose namespace or kind does not exist yet (a fresh cluster, a CRD that an earlier task
+        of the same run would install) are reported as created from their definition, with a warning.
+  diff_mode:
+    support: full
+    description:
+      - One diff per object created, updated or deleted, as YAML, without server bookkeeping
+        (C(managedFields), C(resourceVersion), C(generation), C(uid), C(creationTimestamp)) and status.
+seealso:
+  - module: kubernetes.core.k8s
+  - name: Server-side apply
+    description: How the API server merges an applied object and tracks field ownership.
+    link: https://kubernetes.io/docs/reference/using-api/server-side-apply/
+notes:
+  - Changed means that an object was written, or would be in check mode. A run with nothing to do sends
+    no write at all, not even a no-op apply.
+  - The values of Secret objects are masked in the diff.
+"""
+
+EXAMPLES = r"""
+- name: Apply the member's Ingresses and redirector Service, and prune the ones no longer desired
+  binder.ingress.apply_set:
+    kubeconfig: ~/.kube/gesis
+    context: gesis
+    set: ingresses
+    member: gesis
+    namespace: gesis
+    objects: "{{ binder_ingresses_objects }}"
+    prune_kinds:
+      - kind: Ingress
+        api_version: networking.k8s.io/v1
+      - kind: Service
+
+- name: Apply the member's entrypoint Service, creating its namespace on a fresh cluster
+  binder.ingress.apply_set:
+    set: entrypoint
+    member: gesis
+    namespace: gesis
+    create_namespace: true
+    objects: "{{ cluster_entrypoint_objects }}"
+
+- name: Apply the ClusterIssuers every member of the cluster shares
+  binder.ingress.apply_set:
+    set: cluster-issuers
+    objects: "{{ cert_manager_objects }}"
+"""
+
+RETURN = r"""
+created:
+  description:
+    - The objects created, or that would be created in check mode, in the order applied. The namespace
+      is the first of them when this run created it.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    kind:
+      description: Kind of the object.
+      type: str
+      sample: Ingress
+    api_version:
+      description: API version of the object.
+      type: str
+      sample: networking.k8s.io/v1
+    namespace:
+      description: Namespace of the object; null for a cluster-scoped object.
+      type: str
+      sample: gesis
+    name:
+      description: Name of the object.
+      type: str
+      sample: binderhub
+  sample:
+    - {kind: Namespace, api_version: v1, namespace: null, name: gesis}
+    - {kind: Ingress, api_version: networking.k8s.io/v1, namespace: gesis, name: binderhub}
+updated:
+  description: The objects changed, or that would be changed in check mode; same elements as RV(created).
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - {kind: Service, api_version: v1, namespace: gesis, name: cluster-entrypoint}
+unchanged:
+  description: The desired objects that already were as desired, and were not written; same elements as RV(created).
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - {kind: Ingress, api_version: networking.k8s.io/v1, namespace: gesis, name: jupyterhub}
+deleted:
+  description:
+    - The objects pruned, or that would be pruned in check mode, sorted by kind, namespace and name;
+      same elements as RV(created).
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - {kind: Ingress, api_version: networking.k8s.io/v1, namespace: gesis, name: grafana}
+"""
+
+import copy
+import traceback
+from typing import Any
+
+from ansible_collections.binder.ingress.plugins.module_utils._apply_set import (
+    ApplySetError,
+    SetApplier,
+    api_message,
+)
+from ansible_collections.kubernetes.core.plugins.module_utils.ansiblemodule import AnsibleModule
+from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
+from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
+from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
+
+
+def argspec() -> dict[str, Any]:
+    args: dict[str, Any] = copy.deepcopy(AUTH_ARG_SPEC)
+    args.update(
+        set=dict(type="str", required=True),
+        member=dict(type="str"),
+        namespace=dict(type="str"),
+        create_namespace=dict(type="bool", default=False),
+        objects=dict(type="list", elements="dict", required=True),
+        prune_kinds=dict(
+            type="list",
+            elements="dict",
+            default=[],
+            options=dict(kind=dict(type="str", required=True), api_version=dict(type="str", default="v1")),
+        ),
+    )
+    return args
+
+
+def main() -> None:
+    module = AnsibleK8SModule(module_class=AnsibleModule, argument_spec=argspec(), supports_check_mode=True)
+    applier = None
+    try:
+        applier = SetApplier(
+            get_api_client(module), module.params, check_mode=module.check_mode, diff=module._diff
+        )
+        result = applier.run()
+    except ApplySetError as e:
+        owner = applier.owner if applier else f"set {module.params['set']}"
+        module.fail_json(msg=f"apply_set: {owner}: {e}", **e.result)
+    except Exception as e:  # the kubeconfig, the connection, the API: one place turns them into a failure
+        owner = applier.owner if applier else f"set {module.params['set']}"
+        module.fail_json(msg=f"apply_set: {owner}: {api_message(e)}", exception=traceback.format_exc())
+    for warning in result.pop("warnings", []):
+        module.warn(warning)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

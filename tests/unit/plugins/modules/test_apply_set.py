@@ -1,0 +1,314 @@
+"""Unit tests of apply_set (plugins/module_utils/_apply_set.py) against a fake kubernetes.core client.
+
+What a real kube-apiserver cannot be made to do is tested here: a server that ignores the label
+selector, and the refusals that come before any request. tests/converge/test_apply_set.py runs
+the module against the local cluster's kube-apiserver.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+import yaml
+from ansible.module_utils.testing import patch_module_args
+from ansible_collections.binder.ingress.plugins.module_utils import _apply_set
+from ansible_collections.binder.ingress.plugins.module_utils._apply_set import ApplySetError, SetApplier
+from ansible_collections.binder.ingress.plugins.modules import apply_set
+from kubernetes.client.exceptions import ApiException
+from kubernetes.dynamic.exceptions import NotFoundError, ResourceNotFoundError, UnprocessibleEntityError
+
+NS = "gesis"
+KINDS = {"Ingress": ("networking.k8s.io/v1", True), "Service": ("v1", True), "Namespace": ("v1", False)}
+PRUNE = [{"kind": "Ingress", "api_version": "networking.k8s.io/v1"}, {"kind": "Service", "api_version": "v1"}]
+
+
+def labels(member: str | None = "gesis", set_name: str = "ingresses") -> dict[str, str]:
+    out = {"app.kubernetes.io/managed-by": "binder.ingress", "binder.ingress/set": set_name}
+    if member:
+        out["binder.ingress/member"] = member
+    return out
+
+
+def desired(kind: str, name: str, **meta: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": KINDS[kind][0],
+        "kind": kind,
+        "metadata": {"name": name, **meta},
+        "spec": {"x": name},
+    }
+
+
+def live(kind: str, name: str, lbl: dict[str, str] | None, namespace: str = NS) -> dict[str, Any]:
+    obj = desired(kind, name, namespace=namespace, uid=f"uid-{name}", resourceVersion="7")
+    if lbl is not None:
+        obj["metadata"]["labels"] = lbl
+    return obj
+
+
+def api_error(cls: type, status: int, message: str) -> Exception:
+    raw = ApiException(status=status, reason=message)
+    raw.body = json.dumps({"kind": "Status", "message": message})
+    raw.headers = {"Content-Type": "application/json"}
+    error: Exception = cls(raw)
+    return error
+
+
+class Answer(dict[str, Any]):
+    def to_dict(self) -> dict[str, Any]:
+        return copy.deepcopy(dict(self))
+
+
+class FakeResource:
+    def __init__(self, cluster: FakeClient, kind: str) -> None:
+        self.cluster = cluster
+        self.kind = kind
+        self.group_version, self.namespaced = KINDS[kind]
+
+    def server_side_apply(self, **params: Any) -> Answer:
+        """Stores the body as the object (no defaulting) unless dry_run; refuses `refuse`."""
+        self.cluster.applies.append((self.kind, params["name"], params.get("dry_run")))
+        if params["name"] in self.cluster.refuse:
+            raise api_error(UnprocessibleEntityError, 422, f"{self.kind} {params['name']} is invalid")
+        obj = copy.deepcopy(params["body"])
+        if params.get("dry_run") != "All":
+            self.cluster.objects = [
+                o
+                for o in self.cluster.objects
+                if (o["kind"], o["metadata"]["name"]) != (self.kind, params["name"])
+            ]
+            self.cluster.objects.append(obj)
+        return Answer(obj)
+
+
+class FakeClient:
+    """Stands in for kubernetes.core's K8SClient: resource(), get(), delete()."""
+
+    def __init__(self, objects: list[dict[str, Any]], *, honour_selector: bool = True) -> None:
+        self.objects = objects
+        self.honour_selector = honour_selector
+        self.applies: list[tuple[str, str, str | None]] = []
+        self.deletes: list[dict[str, Any]] = []
+        self.refuse: set[str] = set()
+
+    def resource(self, kind: str, api_version: str) -> FakeResource:
+        if kind not in KINDS:
+            raise ResourceNotFoundError(f"no {kind}")
+        return FakeResource(self, kind)
+
+    def get(self, resource: FakeResource, name: str | None = None, **params: Any) -> Answer:
+        if name is not None:
+            for o in self.objects:
+                if (o["kind"], o["metadata"]["name"]) == (resource.kind, name):
+                    return Answer(o)
+            raise api_error(NotFoundError, 404, "not found")
+        wanted = dict(t.split("=", 1) for t in (params.get("label_selector") or "").split(",") if t)
+        items = [
+            o
+            for o in self.objects
+            if o["kind"] == resource.kind
+            and o["metadata"].get("namespace") == params.get("namespace")
+            and (not self.honour_selector or wanted.items() <= o["metadata"].get("labels", {}).items())
+        ]
+        return Answer(kind="List", items=copy.deepcopy(items))
+
+    def delete(self, resource: FakeResource, **params: Any) -> None:
+        self.deletes.append(dict(kind=resource.kind, **params))
+        body = params["body"]
+        if "All" not in body.get("dryRun", []):
+            self.objects = [
+                o
+                for o in self.objects
+                if (o["kind"], o["metadata"]["name"]) != (resource.kind, params["name"])
+            ]
+
+    def writes(self) -> list[tuple[str, str]]:
+        done = [(k, n) for k, n, dry in self.applies if dry is None]
+        return done + [(d["kind"], d["name"]) for d in self.deletes if "dryRun" not in d["body"]]
+
+
+def run(
+    client: FakeClient, objects: list[dict[str, Any]], check: bool = False, **over: Any
+) -> dict[str, Any]:
+    params: dict[str, Any] = dict(
+        set="ingresses",
+        member="gesis",
+        namespace=NS,
+        create_namespace=False,
+        objects=objects,
+        prune_kinds=PRUNE,
+    )
+    params.update(over)
+    result: dict[str, Any] = SetApplier(client, params, check_mode=check, diff=True).run()
+    return result
+
+
+@pytest.fixture
+def cluster() -> FakeClient:
+    return FakeClient(
+        [
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}},
+            live("Ingress", "binderhub", labels()),
+            live("Ingress", "grafana", labels()),  # no longer desired
+            live("Service", "redirector", labels()),  # no longer desired
+            live("Ingress", "hand-made", None),  # unlabelled: never ours
+            live("Ingress", "other-member", labels("gesis-2")),  # another member's set
+            live("Ingress", "other-set", labels(set_name="entrypoint")),  # another set of the member
+            live("Ingress", "grafana", labels(), namespace="elsewhere"),  # another namespace
+        ]
+    )
+
+
+@pytest.mark.parametrize("honour_selector", [True, False], ids=["server-filters", "server-ignores-selector"])
+def test_prunes_only_the_member_set_in_its_namespace(cluster: FakeClient, honour_selector: bool) -> None:
+    cluster.honour_selector = honour_selector
+    result = run(cluster, [desired("Ingress", "binderhub", labels=labels())])
+    assert [o["name"] for o in result["deleted"]] == ["grafana", "redirector"]
+    assert [o["name"] for o in result["unchanged"]] == ["binderhub"]
+    assert cluster.writes() == [("Ingress", "grafana"), ("Service", "redirector")]
+    # Each delete is bound to the object as it was listed.
+    assert cluster.deletes[0]["body"]["preconditions"] == {"uid": "uid-grafana", "resourceVersion": "7"}
+
+
+def test_the_set_labels_are_added_and_a_foreign_one_refused(cluster: FakeClient) -> None:
+    result = run(cluster, [desired("Ingress", "binderhub")], check=True)
+    assert result["unchanged"] and not result["updated"]
+    with pytest.raises(
+        ApplySetError, match=r"objects\[0\] \(Ingress x\): label binder.ingress/member is 'beta'"
+    ):
+        run(cluster, [desired("Ingress", "x", labels={"binder.ingress/member": "beta"})])
+    assert cluster.applies == [a for a in cluster.applies if a[2] == "All"]
+
+
+@pytest.mark.parametrize(
+    ("over", "objects", "message"),
+    [
+        ({"member": None}, [], "a set the members of a cluster share is never pruned"),
+        ({"namespace": ""}, [], "Ingress is namespaced: give namespace"),
+        ({"prune_kinds": [{"kind": "Namespace", "api_version": "v1"}]}, [], "Namespace is never pruned"),
+        ({}, [desired("Ingress", "x", namespace="elsewhere")], "not in the set's namespace gesis"),
+        ({}, [desired("Namespace", "x", namespace=NS)], "is cluster-scoped and must not name a namespace"),
+        ({}, [desired("Ingress", "x"), desired("Ingress", "x")], r"Ingress gesis/x is given twice"),
+        ({}, [{"kind": "Ingress"}], r"objects\[0\]: needs apiVersion, kind and metadata.name"),
+        (
+            {"member": None, "prune_kinds": []},
+            [desired("Namespace", "x", labels=labels())],
+            "shared by the members",
+        ),
+    ],
+)
+def test_refusals_come_before_any_request_that_writes(
+    cluster: FakeClient, over: dict[str, Any], objects: list[dict[str, Any]], message: str
+) -> None:
+    with pytest.raises(ApplySetError, match=message):
+        run(cluster, objects, **over)
+    assert cluster.applies == [] and cluster.deletes == []
+
+
+def test_a_refused_dry_run_fails_the_set_with_every_refusal_and_writes_nothing(cluster: FakeClient) -> None:
+    cluster.refuse = {"a", "b"}
+    objects = [desired("Ingress", n) for n in ("a", "new", "b")]
+    with pytest.raises(ApplySetError) as caught:
+        run(cluster, objects)
+    assert caught.value.problems == [
+        "Ingress gesis/a: Ingress a is invalid",
+        "Ingress gesis/b: Ingress b is invalid",
+    ]
+    assert cluster.writes() == []
+
+
+def test_missing_namespace_fails_a_real_run_and_is_shown_in_check_mode() -> None:
+    client = FakeClient([])
+    with pytest.raises(ApplySetError, match="namespace gesis does not exist"):
+        run(client, [desired("Ingress", "a")])
+    result = run(client, [desired("Ingress", "a")], check=True)
+    assert [o["name"] for o in result["created"]] == ["a"]
+    assert result["diff"][0]["after_header"] == "Ingress gesis/a (not validated by the server)"
+    assert "namespace gesis does not exist yet" in result["warnings"][0]
+    assert client.applies == []
+
+
+def test_created_namespace_is_bare_and_first() -> None:
+    client = FakeClient([])
+    result = run(client, [desired("Ingress", "a")], create_namespace=True)
+    assert [(o["kind"], o["name"]) for o in result["created"]] == [("Namespace", NS), ("Ingress", "a")]
+    assert client.objects[0] == {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}}
+
+
+def test_unserved_kind_fails_a_real_run_and_is_shown_in_check_mode(cluster: FakeClient) -> None:
+    issuer = {"apiVersion": "cert-manager.io/v1", "kind": "ClusterIssuer", "metadata": {"name": "le"}}
+    with pytest.raises(ApplySetError, match=r"does not serve cert-manager\.io/v1 ClusterIssuer"):
+        run(cluster, [issuer], set="cluster-issuers", member=None, namespace=None, prune_kinds=[])
+    result = run(
+        cluster, [issuer], check=True, set="cluster-issuers", member=None, namespace=None, prune_kinds=[]
+    )
+    assert result["changed"] is True and [o["name"] for o in result["created"]] == ["le"]
+    assert "binder.ingress/member" not in result["diff"][0]["after"]
+
+
+def test_ownership_change_alone_is_a_write() -> None:
+    theirs = live("Ingress", "a", labels())
+    theirs["metadata"]["managedFields"] = [{"manager": "kubectl", "operation": "Apply", "time": "t1"}]
+    ours = copy.deepcopy(theirs)
+    ours["metadata"]["managedFields"] = [{"manager": "binder.ingress", "operation": "Apply", "time": "t2"}]
+    assert _apply_set.differs(theirs, ours)
+    later = copy.deepcopy(ours)
+    later["metadata"]["managedFields"][0]["time"] = "t3"
+    later["metadata"]["resourceVersion"] = "8"
+    later["status"] = {"loadBalancer": {}}
+    assert not _apply_set.differs(ours, later)
+
+
+def test_secret_values_are_masked_in_the_diff() -> None:
+    secret = {
+        "kind": "Secret",
+        "metadata": {"name": "s"},
+        "data": {"k": "c2VjcmV0"},
+        "stringData": {"t": "x"},
+    }
+    assert _apply_set.shown(secret)["data"] == {"k": _apply_set.MASK}
+    assert _apply_set.shown(secret)["stringData"] == {"t": _apply_set.MASK}
+    assert secret["data"] == {"k": "c2VjcmV0"}
+
+
+class Exited(Exception):
+    def __init__(self, result: dict[str, Any]) -> None:
+        self.result = result
+
+
+def test_main_fails_naming_the_member_and_the_object(
+    monkeypatch: pytest.MonkeyPatch, cluster: FakeClient
+) -> None:
+    def finish(_module: Any, **kwargs: Any) -> None:
+        raise Exited(kwargs)
+
+    cluster.refuse = {"a"}
+    monkeypatch.setattr(apply_set, "get_api_client", lambda module: cluster)
+    monkeypatch.setattr(apply_set.AnsibleModule, "exit_json", finish)
+    monkeypatch.setattr(apply_set.AnsibleModule, "fail_json", lambda m, **kw: finish(m, failed=True, **kw))
+    args = dict(set="ingresses", member="gesis", namespace=NS, objects=[desired("Ingress", "a")])
+    with patch_module_args(args), pytest.raises(Exited) as exited:
+        apply_set.main()
+    assert exited.value.result["failed"] is True
+    assert (
+        exited.value.result["msg"]
+        == "apply_set: set ingresses of member gesis: Ingress gesis/a: Ingress a is invalid"
+    )
+
+
+def test_documented_options_match_the_argument_spec() -> None:
+    from ansible_collections.kubernetes.core.plugins.doc_fragments.k8s_auth_options import ModuleDocFragment
+
+    own = yaml.safe_load(apply_set.DOCUMENTATION)
+    documented = own["options"] | yaml.safe_load(ModuleDocFragment.DOCUMENTATION)["options"]
+    spec = apply_set.argspec()
+    assert set(documented) == set(spec)
+    for name, doc in own["options"].items():
+        for key in ("type", "elements", "default"):
+            assert doc.get(key) == spec[name].get(key), (name, key)
+        assert doc.get("required", False) == spec[name].get("required", False), name
+    assert set(own["options"]["prune_kinds"]["suboptions"]) == set(spec["prune_kinds"]["options"])
+    yaml.safe_load(apply_set.EXAMPLES)
+    assert set(yaml.safe_load(apply_set.RETURN)) == {"created", "updated", "unchanged", "deleted"}
