@@ -278,6 +278,15 @@ def timed(c: Cluster, cmd: list[str], memory: bool = False) -> tuple[Run, str]:
     return run, out
 
 
+def progress(run: Run) -> str:
+    """One line per run, so a run cut short still leaves its figures in the log."""
+    return (
+        f"{run.seconds} s ({run.until_first_request_s} s before the first API request), "
+        f"{run.writes} writes, changed={run.changed}, controller tree peak PSS {run.peak_pss_mb} MB "
+        f"/ RSS {run.peak_rss_mb} MB"
+    )
+
+
 def converge(c: Cluster, inventory: Path, limit: list[str] | None = None, forks: int | None = None) -> Run:
     cmd = [str(BIN / "ansible-playbook"), "site.yml", "-i", str(inventory)]
     if limit:
@@ -343,12 +352,9 @@ def sweep(work: Path, sizes: list[int]) -> list[dict[str, Any]]:
                 work / f"inventory-{hosts}", {"bench": member_vars("bench", hosts, c.kubeconfig)}
             )
             first = converge(c, inventory)
-            print(f"   first converge {first.seconds} s, {first.writes} writes", flush=True)
+            print(f"   first converge: {progress(first)}", flush=True)
             noop = converge(c, inventory)
-            print(
-                f"   no-op converge {noop.seconds} s, {noop.writes} writes, changed={noop.changed}",
-                flush=True,
-            )
+            print(f"   no-op converge: {progress(noop)}", flush=True)
             objects, ingresses = rendered_objects(c, inventory, "bench", work, "kubectl")
             k_first, k_again = kubectl_apply(c, objects, "kubectl")
             print(
