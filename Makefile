@@ -74,8 +74,10 @@ render: venv
 demo: venv engines
 	$(WITH_ENGINES) $(PY) -m sandbox.demo
 
+# Figures into bench/results/<date>.md and the plot <date>.png beside it (not committed);
+# `make bench BENCH_ARGS=--quick` tries it out at small sizes, BENCH_ARGS=scale runs one benchmark.
 bench: venv engines
-	$(WITH_ENGINES) $(PY) -m bench
+	$(WITH_ENGINES) $(PY) -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf .tmp out

@@ -1,6 +1,7 @@
 """Benchmark the model: build and validate one generated member with 1,000 hosts.
 
-Run from the repository root: `.venv/bin/python bench/model_bench.py [--runs N] [--hosts N]`.
+Run from the repository root: `.venv/bin/python -m bench.model_bench [--runs N] [--hosts N] [--json FILE]`.
+The member is bench/members.py's generated catalogue (the one the scale benchmark converges).
 Prints the best and median wall time of `build_member` (build + validate) and of
 `as_dict` (adds the summary), and the peak memory of one build. The model is
 imported from this working tree, not from an installed collection.
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
 import resource
 import statistics
 import sys
@@ -24,64 +26,7 @@ sys.path.insert(0, str(ROOT / "collections"))
 
 from ansible_collections.binder.ingress.plugins.module_utils.model import build_member  # noqa: E402
 
-# Share of the hosts per component; the rest goes to generic components.
-SHARES = {
-    "jupyterhub": 0.10,
-    "binderhub": 0.10,
-    "federation-redirect": 0.05,
-    "harbor": 0.05,
-    "static": 0.05,
-    "prometheus": 0.05,
-    "grafana": 0.05,
-    "gcs-proxy": 0.15,
-    "redirector": 0.15,
-}
-GENERIC_COMPONENTS = 10
-
-
-def member(total: int) -> dict[str, Any]:
-    """A valid catalogue with `total` hosts across every component type, generic ones included."""
-    counter = iter(range(total))
-
-    def hosts(n: int, kind: str) -> list[str]:
-        return [f"{kind}-{next(counter)}.member.example.org" for _ in range(n)]
-
-    counts = {name: int(total * share) for name, share in SHARES.items()}
-    catalogue: dict[str, Any] = {}
-    for name in (
-        "jupyterhub",
-        "binderhub",
-        "federation-redirect",
-        "harbor",
-        "static",
-        "prometheus",
-        "grafana",
-    ):
-        catalogue[name] = {"hosts": hosts(counts[name], name)}
-    catalogue["gcs-proxy"] = {
-        "buckets": [
-            {"name": f"bucket-{i}", "host": h} for i, h in enumerate(hosts(counts["gcs-proxy"], "archive"))
-        ]
-    }
-    catalogue["redirector"] = {
-        "redirects": [
-            {
-                "type": "host" if i % 2 else "url",
-                "from": h,
-                "to": f"target-{i}.example.net" + ("" if i % 2 else "/page"),
-            }
-            for i, h in enumerate(hosts(counts["redirector"], "old"))
-        ]
-    }
-    rest = total - sum(counts.values())
-    for g in range(GENERIC_COMPONENTS):
-        n = rest // GENERIC_COMPONENTS + (1 if g < rest % GENERIC_COMPONENTS else 0)
-        catalogue[f"app-{g}"] = {
-            "hosts": hosts(n, f"app{g}"),
-            "service": {"name": f"app-{g}", "port": 8080},
-            "paths": [{"path": "/"}, {"path": "/api/", "service": {"name": f"app-{g}-api", "port": "http"}}],
-        }
-    return catalogue
+from bench.members import catalogue as member  # noqa: E402
 
 
 def timed(func: Any, runs: int) -> list[float]:
@@ -98,6 +43,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hosts", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
 
     catalogue = member(args.hosts)
@@ -129,6 +75,17 @@ def main() -> None:
     print(
         f"peak memory of one build + as_dict (tracemalloc): {peak / 1024 / 1024:.1f} MiB; process max RSS {maxrss_kib / 1024:.1f} MiB"
     )
+    if args.json:
+        figures = {
+            "hosts": len(hosts),
+            "ingresses": len(state.ingresses),
+            "redirects": len(state.redirect_middlewares),
+            "components": len(catalogue),
+            "build_best_ms": round(min(build) * 1000, 1),
+            "build_and_summary_best_ms": round(min(full) * 1000, 1),
+            "peak_traced_mib": round(peak / 1024 / 1024, 1),
+        }
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
 
 
 if __name__ == "__main__":
