@@ -33,7 +33,6 @@ import datetime
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -67,13 +66,9 @@ def member_vars(name: str, hosts: int, kubeconfig: Path) -> dict[str, Any]:
         "binder_context": CONTEXT,
         "binder_namespace": name,
         "binder_kubernetes_version": "1.33",
-        "binder_k3s": False,
-        "binder_traefik_release": "traefik",
         "traefik_replicas": 1,
-        "traefik_chart_version": "41.3.0",
         "traefik_chart_source": "path",
         "traefik_chart_path": str(REPO / "tests" / "charts" / "traefik"),
-        "cert_manager_chart_version": "v1.20.2",
         "cert_manager_chart_source": "path",
         "cert_manager_chart_path": str(REPO / "tests" / "charts" / "cert-manager"),
         "cert_manager_acme_email": f"admin@{name}.example.org",
@@ -82,39 +77,18 @@ def member_vars(name: str, hosts: int, kubeconfig: Path) -> dict[str, Any]:
 
 
 def shared_cluster_vars(name: str, install_cert_manager: bool) -> dict[str, Any]:
-    """What a member needs to share its cluster with others, in today's role variables.
-
-    Each traefik release creates its own IngressClass, so each member names its own (the three
-    variables are one once the member mapping lands). ClusterIssuers are cluster-scoped: until
-    one member owns them per cluster, each member gets its own names so the members do not
-    relabel each other's on every run. One cert-manager per cluster (its CRDs are
-    cluster-scoped): only the seed member installs it.
+    """What a member needs to share its cluster with others (docs/inventory.md, "Members that
+    share a cluster"): the cluster owns the ClusterIssuers, so every member gives the same e-mail,
+    issuers and IngressClass; one member (the seed) installs cert-manager and creates the
+    IngressClass through its traefik release, the others leave both to it.
     """
-    ingress_class = f"traefik-{name}"
-    issuers = {
-        f"letsencrypt-staging-{name}": "https://acme-staging-v02.api.letsencrypt.org/directory",
-        f"letsencrypt-prod-{name}": "https://acme-v02.api.letsencrypt.org/directory",
-    }
-    return {
-        "traefik_ingress_class": ingress_class,
-        "binder_ingresses_ingress_class": ingress_class,
-        "cert_manager_ingress_class": ingress_class,
-        "cert_manager_cluster_issuers": issuers,
-        "cert_manager_default_issuer": f"letsencrypt-prod-{name}",
+    shared: dict[str, Any] = {
+        "cert_manager_acme_email": "admin@federation.example.org",
         "cert_manager_helm_enabled": install_cert_manager,
     }
-
-
-def todays_role_mapping(inventory: Path) -> None:
-    """Copy the member → role mapping that today's site.yml reads from the inventory, if any.
-
-    inventories/*/group_vars/all/roles.yml goes away with the one member mapping; then this
-    copies nothing (and can be dropped).
-    """
-    mapping = REPO / "inventories" / "local" / "group_vars" / "all" / "roles.yml"
-    if mapping.is_file():
-        (inventory / "group_vars" / "all").mkdir(parents=True, exist_ok=True)
-        shutil.copy(mapping, inventory / "group_vars" / "all" / "roles.yml")
+    if not install_cert_manager:
+        shared["traefik_values_overrides"] = {"ingressClass": {"enabled": False}}
+    return shared
 
 
 def write_inventory(path: Path, members: dict[str, dict[str, Any]]) -> Path:
@@ -131,7 +105,6 @@ def write_inventory(path: Path, members: dict[str, dict[str, Any]]) -> Path:
     (path / "hosts.yml").write_text("---\n" + yaml.safe_dump(hosts, sort_keys=False))
     for name, variables in members.items():
         (path / "host_vars" / f"{name}.yml").write_text("---\n" + yaml.safe_dump(variables, sort_keys=False))
-    todays_role_mapping(path)
     return path
 
 

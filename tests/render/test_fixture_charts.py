@@ -89,12 +89,18 @@ class Member:
 def _render_members(inventory: str, out: Path) -> list[Member]:
     result = run_render("-i", str(ROOT / "inventories" / inventory), "-e", f"render_dir={out}")
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    shared = yaml.safe_load(
-        (ROOT / "inventories" / inventory / "group_vars" / "all" / "shared.yml").read_text(encoding="utf-8")
-    )
+    # The traefik release is the binder role's default unless the inventory's shared variables set it.
+    release = {
+        **yaml.safe_load((ROOT / "roles" / "binder" / "defaults" / "main.yml").read_text(encoding="utf-8")),
+        **yaml.safe_load(
+            (ROOT / "inventories" / inventory / "group_vars" / "all" / "shared.yml").read_text(
+                encoding="utf-8"
+            )
+        ),
+    }["binder_traefik_release"]
     members = []
     for member_dir in sorted(p for p in out.iterdir() if p.is_dir()):
-        member = Member(inventory, member_dir.name, member_dir, "", shared["binder_traefik_release"])
+        member = Member(inventory, member_dir.name, member_dir, "", release)
         namespace = member.entrypoint()["metadata"]["namespace"]
         members.append(Member(inventory, member_dir.name, member_dir, namespace, member.traefik_release))
     return members

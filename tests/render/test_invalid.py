@@ -2,7 +2,8 @@
 
 All cases share one inventory (one broken member per case, plus one good member) and one
 ansible-playbook run, because each start of ansible-playbook costs seconds. The inventory's
-group_vars are the production ones, so the real variable mapping is what is tested.
+group_vars are the production ones, and render.yml maps the member variables with the binder role,
+as site.yml does, so the real mapping is what is tested.
 """
 
 from __future__ import annotations
@@ -54,6 +55,8 @@ def redirector(*redirects: dict[str, Any]) -> dict[str, Any]:
 
 
 CHARTS = ROOT / "tests" / "charts"
+# A member variable left out of the member's host variables.
+UNSET = object()
 
 # member name -> (host variables that break it, the text the failure must hold: at least the inventory key)
 CASES: dict[str, tuple[dict[str, Any], str]] = {
@@ -263,7 +266,23 @@ CASES: dict[str, tuple[dict[str, Any], str]] = {
     ),
     "acme-email-missing": ({"cert_manager_acme_email": ""}, "cert_manager_acme_email"),
     "acme-email-invalid": ({"cert_manager_acme_email": "binder-team"}, "cert_manager_acme_email"),
-    "namespace-invalid": ({"binder_namespace": "Binder_NS"}, "binder_ingresses_namespace"),
+    # Errors name the member variable the user wrote, not the role variable it is mapped onto.
+    "namespace-invalid": ({"binder_namespace": "Binder_NS"}, "member namespace-invalid: binder_namespace:"),
+    "ingress-class-invalid": ({"binder_ingress_class": "Traefik_Class"}, "binder_ingress_class:"),
+    # A missing member variable (or a misnamed host_vars file) names the file it belongs in.
+    "namespace-missing": (
+        {"binder_namespace": UNSET},
+        "binder_namespace is not set; expected in {inventory}/host_vars/namespace-missing.yml",
+    ),
+    "catalogue-missing": (
+        {"binder_ingresses_components": UNSET},
+        "binder_ingresses_components is not set; expected in {inventory}/host_vars/catalogue-missing.yml",
+    ),
+    # A role variable the binder role sets from a member variable may not be set as well.
+    "mapped-variable-set": (
+        {"traefik_namespace": "other"},
+        "traefik_namespace: set from the member variables",
+    ),
     "entrypoint-custom-without-selector": (
         {"cluster_entrypoint_target": "custom"},
         "cluster_entrypoint_selector",
@@ -369,11 +388,12 @@ def member_vars(member: str, changes: dict[str, Any]) -> dict[str, Any]:
         "binder_ingresses_components": copy.deepcopy(GOOD_COMPONENTS),
     }
     variables.update(changes)
-    return variables
+    return {name: value for name, value in variables.items() if value is not UNSET}
 
 
 @dataclass
 class Run:
+    inventory: Path
     out: Path
     result: subprocess.CompletedProcess[str]
     failures: dict[str, str]
@@ -420,7 +440,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     (inventory / "hosts.yml").write_text(yaml.safe_dump(hosts, sort_keys=False), encoding="utf-8")
     out = tmp_path_factory.mktemp("invalid-out")
     result = run_render("-i", str(inventory), "-e", f"render_dir={out}", timeout=900)
-    return Run(out, result, _failures(result.stdout))
+    return Run(inventory, out, result, _failures(result.stdout))
 
 
 def test_there_are_at_least_25_cases() -> None:
@@ -445,7 +465,7 @@ def test_case_fails_naming_member_and_key_and_writes_nothing(run: Run, member: s
     assert member in run.failures, f"{member} did not fail:\n{run.result.stdout[-3000:]}"
     failure = run.failures[member]
     # The callback wraps long messages and writes them as YAML single-quoted strings (' as '').
-    assert key in re.sub(r"\s+", " ", failure).replace("''", "'"), failure
+    assert key.format(inventory=run.inventory) in re.sub(r"\s+", " ", failure).replace("''", "'"), failure
     assert not (run.out / member).exists()
 
 

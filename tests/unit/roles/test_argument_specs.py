@@ -38,12 +38,36 @@ def test_there_are_roles() -> None:
 
 @pytest.mark.parametrize("role", ROLE_DIRS, ids=lambda path: path.name)
 def test_main_options_are_the_defaults(role: Path) -> None:
+    # An option without a default (a required input) has no place in defaults/main.yml.
     options = _specs(role)["main"].get("options") or {}
+    defaulted = {name for name, option in options.items() if "default" in option}
     defaults = _defaults(role)
-    assert sorted(options) == sorted(defaults), (
-        f"{role.name}: undocumented defaults {sorted(set(defaults) - set(options))}, "
-        f"documented but not defaulted {sorted(set(options) - set(defaults))}"
+    assert sorted(defaulted) == sorted(defaults), (
+        f"{role.name}: undocumented defaults {sorted(set(defaults) - defaulted)}, "
+        f"documented but not defaulted {sorted(defaulted - set(defaults))}"
     )
+
+
+@pytest.mark.parametrize("role", ROLE_DIRS, ids=lambda path: path.name)
+def test_required_options_have_no_default(role: Path) -> None:
+    for entry_point, spec in _specs(role).items():
+        for name, option in (spec.get("options") or {}).items():
+            assert not (option.get("required") and "default" in option), f"{role.name} {entry_point}: {name}"
+            assert not (option.get("required") and name in _defaults(role)), (
+                f"{role.name}: {name} in defaults"
+            )
+
+
+@pytest.mark.parametrize("role", ROLE_DIRS, ids=lambda path: path.name)
+def test_entry_points_are_the_task_files_playbooks_use(role: Path) -> None:
+    # Every entry point is a tasks file, and no entry point repeats main's options wholesale.
+    specs = _specs(role)
+    for entry_point in specs:
+        assert (role / "tasks" / f"{entry_point}.yml").is_file(), f"{role.name}: entry point {entry_point}"
+    main = set(specs["main"].get("options") or {})
+    for entry_point, spec in specs.items():
+        if entry_point != "main" and len(main) > 1:
+            assert set(spec.get("options") or {}) != main, f"{role.name} {entry_point} repeats main"
 
 
 @pytest.mark.parametrize("role", ROLE_DIRS, ids=lambda path: path.name)
