@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 import yaml
-from converge_support import LOCAL_VARS, REPO, Sandbox, member_inventory
+from harness import LOCAL_VARS, REPO, Sandbox, member_inventory
 
 # member -> its variables over inventories/local's (None: the variable is left out)
 BAD_MEMBERS: dict[str, dict[str, object]] = {

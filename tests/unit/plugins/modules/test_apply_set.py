@@ -1,7 +1,7 @@
 """Unit tests of apply_set (plugins/module_utils/_apply_set.py) against a fake kubernetes.core client.
 
 What a real kube-apiserver cannot be made to do is tested here: a server that ignores the label
-selector, and the refusals that come before any request. tests/converge/test_apply_set.py runs
+selector, and the refusals that come before any request. tests/converge/test_apply_set_on_cluster.py runs
 the module against the local cluster's kube-apiserver.
 """
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 import yaml
-from converge_support import REPO, Run, Sandbox
+from harness import REPO, Run, Sandbox
 from kubernetes import client
 
 from sandbox import audit
