@@ -297,13 +297,15 @@ CASES: dict[str, tuple[dict[str, Any], str]] = {
     ),
     "traefik-replicas-zero": ({"traefik_replicas": 0}, "traefik_replicas"),
     "traefik-replicas-not-a-number": ({"traefik_replicas": "two"}, "traefik_replicas"),
-    # A playbook that maps another variable onto a traefik input names it in traefik_keys.
-    "traefik-keys": (
-        {
-            "traefik_responding_timeout": "ten minutes",
-            "traefik_keys": {"responding_timeout": "binder_timeout"},
-        },
-        "member traefik-keys: binder_timeout: 'ten minutes' is not a valid duration",
+    # The binder role maps member variables onto the roles: errors name the member variable.
+    "entrypoint-name-invalid": (
+        {"binder_entrypoint_name": "Bad_Name"},
+        "member entrypoint-name-invalid: binder_entrypoint_name",
+    ),
+    # ... and a mapped role variable set in the inventory is refused, not silently ignored.
+    "traefik-keys-in-inventory": (
+        {"traefik_keys": {"responding_timeout": "binder_timeout"}},
+        "member traefik-keys-in-inventory: traefik_keys: set from the member variables",
     ),
     "traefik-overrides-not-a-mapping": (
         {"traefik_values_overrides": ["replicas"]},
