@@ -36,7 +36,9 @@ class ActionModule(ActionBase):
 
     def run(self, tmp: str | None = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         result: dict[str, Any] = super().run(tmp, task_vars)
-        _, args = self.validate_argument_spec(argument_spec={"facts": {"type": "dict", "required": True}})
+        _validation, args = self.validate_argument_spec(
+            argument_spec={"facts": {"type": "dict", "required": True}}
+        )
         facts: dict[str, Any] = {}
         for fact, variable in args["facts"].items():
             if not isinstance(variable, str) or not variable.isidentifier():

@@ -1000,7 +1000,7 @@ def _middleware_checks(r: Issues, ingresses: Sequence[_Ingress], redirects: Sequ
     for ingress in ingresses:
         # Only what the inventory wrote has keys; the defaults are the traefik role's own.
         for ref, key in zip(ingress.middlewares, ingress.middleware_keys, strict=False):
-            name, _, provider = ref.rpartition("@")
+            name, _at, provider = ref.rpartition("@")
             if provider != FILE_PROVIDER:
                 r.add(
                     key,

@@ -26,10 +26,12 @@ options:
 attributes:
   check_mode:
     support: full
+    description: Builds and sets the facts as in a normal run; nothing is written anywhere.
   diff_mode:
     support: none
+    description: Shows no diff; facts are not a change to show.
 author:
-  - binder.ingress contributors
+  - binder.ingress contributors (@binder-ingress)
 seealso:
   - module: ansible.builtin.set_fact
 """

@@ -64,7 +64,8 @@ def plain(value: t.Any) -> t.Any:
         return {plain(key): plain(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
         return [plain(item) for item in value]
-    if isinstance(value, str) and type(value) is not str:
+    if isinstance(value, str):
+        # A tagged string as the plain one (str() of a str subclass is an exact str).
         return str.__str__(value)
     return value
 

@@ -1,3 +1,5 @@
 """Fixtures of the plugin tests: the local HTTPS server of tls_servers.py."""
 
-from tls_servers import servers as servers
+from tls_servers import servers
+
+__all__ = ["servers"]

@@ -11,10 +11,7 @@ PROBLEMS = "f: member m: binder_namespace: bad\nf: member m: binder_ingresses_co
 
 def _wrapped(depth: int) -> BaseException:
     """The filter's error under `depth` layers of Ansible's wrapping errors."""
-    try:
-        raise AnsibleFilterError(PROBLEMS)
-    except AnsibleFilterError as inner:
-        error: BaseException = inner
+    error: BaseException = AnsibleFilterError(PROBLEMS)
     for layer in range(depth):
         try:
             raise AnsibleError(f"layer {layer}: {error}") from error

@@ -50,8 +50,8 @@ def test_a_route_to_a_backend_expects_the_backends_answer_at_its_path(
     component: str, spec: dict[str, Any], expected: dict[str, tuple[str, ...]]
 ) -> None:
     found = expectations({component: spec})
-    assert {path: e.status for (_, path), e in found.items()} == expected
-    for (_, path), expect in found.items():
+    assert {path: e.status for (_host, path), e in found.items()} == expected
+    for (_host, path), expect in found.items():
         assert expect == Expectation(
             request=path, status=expected[path], location="", backend=True, hsts=False
         )
