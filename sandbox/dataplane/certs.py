@@ -74,7 +74,11 @@ class SandboxCA:
         now = dt.datetime.now(dt.UTC)
         cert = (
             x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0])]))
+            # X.509 limits a common name to 64 characters; like Let's Encrypt, leave it out for a
+            # longer host (the SANs are what clients check).
+            .subject_name(
+                x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0])] if len(hosts[0]) <= 64 else [])
+            )
             .issuer_name(self.cert.subject)
             .public_key(key.public_key())
             .serial_number(x509.random_serial_number())

@@ -28,7 +28,7 @@ import pytest
 import trustme
 import yaml
 from ansible_collections.binder.ingress.plugins.module_utils import _probe
-from harness import BIN, CHARTS, INVENTORY, REPO, Sandbox
+from harness import BIN, CHARTS, INVENTORY, LOCAL_VARS, REPO, Sandbox, member_inventory
 
 from sandbox.demo import ServedMember, route_ready, served_member, wait_served
 
@@ -46,11 +46,11 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedMember]:
 
 
 def verify(
-    kubeconfig: Path, ports: tuple[int, int], ca_file: Path, *args: str
+    kubeconfig: Path, ports: tuple[int, int], ca_file: Path, *args: str, inventory: Path = INVENTORY
 ) -> subprocess.CompletedProcess[str]:
     https, http = ports
     extra = [f"verify_https_port={https}", f"verify_http_port={http}", f"verify_ca_file={ca_file}"]
-    cmd = [str(BIN / "ansible-playbook"), str(PLAYBOOK), "-i", str(INVENTORY), *args]
+    cmd = [str(BIN / "ansible-playbook"), str(PLAYBOOK), "-i", str(inventory), *args]
     for item in extra:
         cmd += ["-e", item]
     env = {
@@ -297,3 +297,35 @@ def test_verify_says_when_the_entrypoint_has_no_address_yet(sandbox: Sandbox) ->
         in " ".join(output.split())
     ), output
     assert "Probe every host and path" not in output
+
+
+# A redirect host whose first label is 60 characters: valid for the catalogue, far too long for
+# `redirect-<host, dots as dashes>` to be a middleware name (a DNS-1123 label, 63 at most).
+LONG = "a-federation-member-with-a-rather-long-name-for-its-redirect.local.test"
+
+
+def test_a_long_host_redirect_is_converged_served_and_verified(tmp_path: Path) -> None:
+    components = copy.deepcopy(LOCAL_VARS["binder_ingresses_components"])
+    components["redirector"]["redirects"].append({"type": "host", "from": LONG, "to": TARGET})
+    inventory = member_inventory(tmp_path, {"local": {"binder_ingresses_components": components}})
+    # served_member converges with site.yml and waits until traefik serves every route: a
+    # redirect is served only when traefik has the middleware its Ingress names.
+    with served_member(inventory, tmp_path / "served") as served:
+        long_routes = [route for route in served.routes if route.host == LONG]
+        assert len(long_routes) == 1, served.routes
+        answer = served.results[long_routes[0]]
+        assert answer.status == 302 and answer.location == f"https://{TARGET}/", answer
+        ingress = next(o for o in served.objects if LONG in [r["host"] for r in o["spec"]["rules"]])
+        middleware = ingress["metadata"]["annotations"][MIDDLEWARES]
+        name, _at, provider = middleware.partition("@")
+        assert provider == "file" and len(name) <= 63 and re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", name)
+        run = verify(
+            served.sandbox.kubeconfig,
+            (served.sandbox.websecure, served.sandbox.web),
+            served.sandbox.ca_file,
+            inventory=inventory,
+        )
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output
+    cells = row(table_rows(output), LONG)
+    assert cells[0] == "302" and cells[1].startswith(f"https://{TARGET}/") and cells[-1] == "ok", cells
