@@ -130,9 +130,10 @@ def scale_tables(s: dict[str, Any]) -> list[str]:
         f"up to {fed['many_first']['processes']} processes | — |",
         f"| the seed member alone (also installs cert-manager, once per cluster) | {fed['seed_first']['seconds']} s | — |",
         "",
-        "Federation run: one cluster, each member its own namespace, its own traefik release and IngressClass",
-        "and its own ClusterIssuer names; cert-manager is installed once, by the seed member, and the",
-        "measured members run with `cert_manager_helm_enabled: false` (one cert-manager per cluster).",
+        "Federation run: one cluster, each member its own namespace and traefik release; the cluster owns",
+        "the ClusterIssuers and the IngressClass (docs/inventory.md): the seed member installs cert-manager",
+        "and creates the IngressClass, the measured members run with `cert_manager_helm_enabled: false`",
+        "and their traefik chart's IngressClass off.",
     ]
     return lines
 
