@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench import procs
 from sandbox import audit
 
 REPO = Path(__file__).resolve().parents[1]
@@ -90,16 +91,7 @@ def _rss_kb(pid: int) -> int:
 
 def _group_pids(groups: set[int]) -> list[int]:
     """Every process in the cluster's process groups (traefik runs in the data plane's)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                pgid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[2])
-            except (OSError, IndexError, ValueError):
-                continue
-            if pgid in groups:
-                found.append(int(entry.name))
-    return found
+    return [pid for pid, _ppid, pgid in procs.stats() if pgid in groups]
 
 
 class PeakMemory(threading.Thread):

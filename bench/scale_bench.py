@@ -46,6 +46,7 @@ from typing import Any
 
 import yaml
 
+from bench import procs
 from bench.members import catalogue
 from sandbox import audit
 
@@ -148,13 +149,8 @@ def cluster(directory: Path) -> Iterator[Cluster]:
 
 def _children() -> dict[int, list[int]]:
     tree: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            tree.setdefault(ppid, []).append(int(entry.name))
+    for pid, ppid, _pgid in procs.stats():
+        tree.setdefault(ppid, []).append(pid)
     return tree
 
 
