@@ -1,10 +1,10 @@
-"""build_facts reports the innermost error's own message: a filter's lines, without Ansible's wrappers."""
+"""evaluate reports the innermost error's own message: a filter's lines, without Ansible's wrappers."""
 
 from __future__ import annotations
 
 import pytest
 from ansible.errors import AnsibleError, AnsibleFilterError
-from ansible_collections.binder.ingress.plugins.action.build_facts import _root_message
+from ansible_collections.binder.ingress.plugins.action.evaluate import _root_message
 
 PROBLEMS = "f: member m: binder_namespace: bad\nf: member m: binder_ingresses_components.x.hosts[0]: bad"
 

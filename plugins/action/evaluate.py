@@ -1,7 +1,7 @@
 # Copyright: binder.ingress developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""Set facts from expressions that may fail, reporting a failure once (docs: plugins/modules/build_facts.py).
+"""Evaluate variables whose templates may fail, reporting a failure once (docs: plugins/modules/evaluate.py).
 
 ansible-core prints a task whose arguments fail to template twice: as an error with the task's
 origin, then as the task result, each wrapped in Ansible's own text ("Task failed: Finalization
@@ -37,20 +37,23 @@ class ActionModule(ActionBase):
     def run(self, tmp: str | None = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         result: dict[str, Any] = super().run(tmp, task_vars)
         _validation, args = self.validate_argument_spec(
-            argument_spec={"facts": {"type": "dict", "required": True}}
+            argument_spec={"values": {"type": "dict", "required": True}}
         )
-        facts: dict[str, Any] = {}
-        for fact, variable in args["facts"].items():
+        values: dict[str, Any] = {}
+        for name, variable in args["values"].items():
             if not isinstance(variable, str) or not variable.isidentifier():
                 result.update(
-                    failed=True, msg=f"facts.{fact}: expected the name of a variable, got {variable!r}"
+                    failed=True, msg=f"values.{name}: expected the name of a variable, got {variable!r}"
                 )
                 return result
             try:
                 # The variable is templated here, lazily, and not as a task argument.
-                facts[fact] = self._templar.template(trust_as_template("{{ " + variable + " }}"))
+                values[name] = self._templar.template(trust_as_template("{{ " + variable + " }}"))
             except AnsibleError as exc:
                 result.update(failed=True, msg=_root_message(exc))
                 return result
-        result.update(changed=False, ansible_facts=facts)
+        # Not ansible_facts: facts from any action but set_fact go to the fact cache, which
+        # ansible-core copies and cleans for every later task (seconds per task for a large member),
+        # and rank below play variables. A set_fact of the registered values publishes them.
+        result.update(changed=False, evaluated=values)
         return result
