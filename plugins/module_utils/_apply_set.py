@@ -11,9 +11,9 @@ deleted once every apply succeeded. Nothing here imports Ansible: the module tur
 
 from __future__ import annotations
 
-import copy
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +35,8 @@ JSON = dict[str, Any]
 MASK = "********"
 # Server bookkeeping: not what the inventory asked for, so neither compared nor shown.
 BOOKKEEPING = ("managedFields", "resourceVersion", "generation", "uid", "creationTimestamp")
+# Requests in flight at once when the module's `parallel` is not given.
+PARALLEL = 8
 
 
 class ApplySetError(Exception):
@@ -53,8 +55,11 @@ def api_message(error: BaseException) -> str:
 
 
 def masked(obj: JSON) -> JSON:
-    """A copy of ``obj`` whose Secret values are masked, for results and diffs."""
-    out: JSON = copy.deepcopy(obj)
+    """``obj`` with its Secret values masked, for results and diffs.
+
+    A shallow copy: what it shares with ``obj`` must not be changed (nothing here does).
+    """
+    out: JSON = dict(obj)
     if out.get("kind") == "Secret":
         for key in ("data", "stringData"):
             if isinstance(out.get(key), dict):
@@ -66,9 +71,15 @@ def shown(obj: JSON) -> JSON:
     """The object as a diff shows it: masked, without server bookkeeping and status."""
     out = masked(obj)
     out.pop("status", None)
-    meta = out.get("metadata") or {}
-    for key in BOOKKEEPING:
-        meta.pop(key, None)
+    if isinstance(out.get("metadata"), dict):
+        out["metadata"] = {k: v for k, v in out["metadata"].items() if k not in BOOKKEEPING}
+    return out
+
+
+def _json(response: Any) -> JSON:
+    """The body of a request sent with serialize=False: plain JSON, not the dynamic client's
+    ResourceInstance, which wraps every field in an object (a third of a large set's time)."""
+    out: JSON = json.loads(response.data)
     return out
 
 
@@ -123,16 +134,37 @@ class Item:
         }
 
 
+def set_of(params: JSON) -> str:
+    """The set named by the objects' own set label, when ``set`` is not given."""
+    found = {
+        str(((o.get("metadata") or {}).get("labels") or {}).get(LABEL_SET) or "")
+        for o in params["objects"]
+        if isinstance(o, dict)
+    }
+    if len(found) == 1 and "" not in found:
+        return found.pop()
+    if not found:
+        raise ApplySetError(
+            [f"set: give the set's name: there are no objects whose {LABEL_SET} label names it"]
+        )
+    raise ApplySetError(
+        [
+            f"set: not given, and the objects do not all carry one {LABEL_SET} label to take it from "
+            f"(found {', '.join(repr(v) if v else 'none' for v in sorted(found))})"
+        ]
+    )
+
+
 class SetApplier:
     """Applies one labelled set through a kubernetes.core K8SClient and prunes what left it.
 
     ``params`` are the module's: ``set``, ``member`` (None: a set the members of a cluster share),
-    ``namespace``, ``create_namespace``, ``objects``, ``prune_kinds``.
+    ``namespace``, ``create_namespace``, ``objects``, ``prune_kinds``, ``parallel``.
     """
 
     def __init__(self, client: Any, params: JSON, *, check_mode: bool, diff: bool) -> None:
         self.client = client
-        self.params = params
+        self.params = params = dict(params, set=params.get("set") or set_of(params))
         self.check_mode = check_mode
         self.diff = diff
         self.warnings: list[str] = []
@@ -167,8 +199,9 @@ class SetApplier:
         seen: set[Key] = set()
         for index, given in enumerate(self.params["objects"]):
             where = f"objects[{index}]"
-            obj: JSON = copy.deepcopy(given) if isinstance(given, dict) else {}
-            meta = obj.get("metadata")
+            # Only the metadata is changed below: a shallow copy of it is enough.
+            obj: JSON = dict(given) if isinstance(given, dict) else {}
+            meta = obj["metadata"] = dict(obj["metadata"]) if isinstance(obj.get("metadata"), dict) else None
             if (
                 not obj.get("kind")
                 or not obj.get("apiVersion")
@@ -290,9 +323,19 @@ class SetApplier:
         )
         if dry_run:
             params["dry_run"] = "All"
-        response = item.resource.server_side_apply(**params)
-        out: JSON = response.to_dict() if hasattr(response, "to_dict") else dict(response)
-        return out
+        return _json(item.resource.server_side_apply(serialize=False, **params))
+
+    def _each(self, work: Callable[[Item], None], items: list[Item]) -> None:
+        """``work`` for every item, ``parallel`` requests at a time; the results keep the items' order
+        because each lands on its own item."""
+        workers = max(1, min(int(self.params.get("parallel") or PARALLEL), len(items)))
+        if workers == 1:
+            for item in items:
+                work(item)
+            return
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for _ in pool.map(work, items):
+                pass
 
     def live(self, items: list[Item]) -> dict[Key, JSON]:
         """The objects of the set's kinds as they are, one list per kind and namespace."""
@@ -305,7 +348,9 @@ class SetApplier:
             if scope in listed:
                 continue
             listed.add(scope)
-            listing = self.client.get(item.resource, namespace=item.key.namespace or None).to_dict()
+            listing = _json(
+                self.client.get(item.resource, namespace=item.key.namespace or None, serialize=False)
+            )
             for obj in listing.get("items") or []:
                 meta = obj.get("metadata") or {}
                 obj.setdefault("kind", item.key.kind)
@@ -316,33 +361,39 @@ class SetApplier:
     def dry_run(self, items: list[Item], namespace_exists: bool) -> None:
         """Decide created/updated/unchanged for every item, with the server's answer as `after`."""
         current = self.live([i for i in items if namespace_exists or not i.key.namespace])
-        problems: list[str] = []
+        problems: dict[Key, str] = {}
         unserved: set[str] = set()
+        sent: list[Item] = []
         for item in items:
-            before = current.get(item.key)
             if item.resource is None or (item.key.namespace and not namespace_exists):
                 if item.resource is None:
                     if not self.check_mode:
-                        problems.append(
+                        problems[item.key] = (
                             f"{item.key}: the API server does not serve {item.api_version} {item.key.kind} "
                             "(is its CRD installed?)"
                         )
                         continue
                     unserved.add(f"{item.api_version} {item.key.kind}")
                 item.verdict, item.after, item.checked = "created", item.definition, False
-                continue
+            else:
+                sent.append(item)
+
+        def check(item: Item) -> None:
             try:
                 item.after = self._apply(item, dry_run=True)
             except (DynamicApiError, ValueError) as e:
-                problems.append(f"{item.key}: {api_message(e)}")
-                continue
+                problems[item.key] = f"{item.key}: {api_message(e)}"
+                return
+            before = current.get(item.key)
             if before is None:
                 item.verdict = "created"
             else:
                 item.before = before
                 item.verdict = "updated" if differs(before, item.after) else "unchanged"
+
+        self._each(check, sent)
         if problems:
-            raise ApplySetError(problems)
+            raise ApplySetError([problems[i.key] for i in items if i.key in problems])
         if unserved:
             self.warnings.append(
                 f"{self.owner}: the API server does not serve {', '.join(sorted(unserved))} yet, so those "
@@ -375,16 +426,26 @@ class SetApplier:
             )
 
     def write(self, items: list[Item]) -> None:
-        """One server-side apply of each object that differs; stops at the first refusal."""
+        """One server-side apply of each object that differs. Every one is tried (the dry run
+        accepted them all); if any is refused, the others stay applied and nothing is pruned."""
+        refused: dict[Key, str] = {}
+
+        def apply(item: Item) -> None:
+            try:
+                self._apply(item, dry_run=False)
+            except (DynamicApiError, ValueError) as e:
+                refused[item.key] = f"{item.key}: {api_message(e)}"
+
+        if not self.check_mode:
+            self._each(apply, [i for i in items if i.verdict != "unchanged"])
         for item in items:
-            if item.verdict != "unchanged" and not self.check_mode:
-                try:
-                    self._apply(item, dry_run=False)
-                except (DynamicApiError, ValueError) as e:
-                    raise ApplySetError(
-                        [f"{item.key}: {api_message(e)} (nothing was pruned)"], self.result()
-                    ) from e
-            self._record(item.verdict, item)
+            if item.key not in refused:
+                self._record(item.verdict, item)
+        if refused:
+            problems = [refused[i.key] for i in items if i.key in refused]
+            raise ApplySetError(
+                [*problems, "the other objects were applied; nothing was pruned"], self.result()
+            )
 
     def prune(self, resources: list[Any], items: list[Item]) -> None:
         from ansible_collections.kubernetes.core.plugins.module_utils.selector import LabelSelectorFilter
@@ -395,9 +456,14 @@ class SetApplier:
         namespace = self.params.get("namespace")
         candidates: list[tuple[Any, Item]] = []
         for resource in resources:
-            listing = self.client.get(
-                resource, namespace=namespace if resource.namespaced else None, label_selector=",".join(terms)
-            ).to_dict()
+            listing = _json(
+                self.client.get(
+                    resource,
+                    namespace=namespace if resource.namespaced else None,
+                    label_selector=",".join(terms),
+                    serialize=False,
+                )
+            )
             for obj in listing.get("items") or []:
                 meta = obj.get("metadata") or {}
                 obj.setdefault("kind", resource.kind)

@@ -167,6 +167,8 @@ class MemberState:
         return {
             "member": self.member,
             "namespace": self.namespace,
+            # The set the objects below are applied (and pruned) as: the value of their set label.
+            "set": SET_INGRESSES,
             "ingresses": self.ingresses,
             "services": self.services,
             "redirect_middlewares": self.redirect_middlewares,

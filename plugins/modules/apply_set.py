@@ -21,7 +21,11 @@ description:
     C(binder.ingress), conflicts forced), compared with the object in the cluster. An object is written
     when the server would change it, and only then. Any object the server refuses fails the task before
     anything is written, each refusal named.
-  - Then one server-side apply of each object that differs, in the order given.
+  - Then one server-side apply of each object that differs. Every one is sent, even after a refusal
+    (the dry run accepted them all, so a refusal here is a race or a fault); the task then fails naming
+    each refused object, and nothing is pruned.
+  - The dry runs and the applies are sent O(parallel) at a time. A set of hundreds of Ingresses waits
+    mostly on the API server, which handles them side by side.
   - Then, only if every apply succeeded and O(prune_kinds) is given, each object of those kinds that
     carries the set's labels and is not in O(objects) is deleted, bound by a precondition to the uid
     and resourceVersion it was listed with. Namespaced kinds are listed in O(namespace) only.
@@ -31,8 +35,9 @@ options:
   set:
     description:
       - Name of the set, the value of its label C(binder.ingress/set), for example V(ingresses).
+      - When omitted, the value of that label on the objects, which must all carry the same one (the
+        collection's filters label what they build). Needed when O(objects) is empty.
     type: str
-    required: true
   member:
     description:
       - The member that owns the set, the value of its label C(binder.ingress/member).
@@ -77,6 +82,12 @@ options:
         description: API version of the kind, for example V(networking.k8s.io/v1).
         type: str
         default: v1
+  parallel:
+    description:
+      - How many requests the module has in flight at once, for the dry runs and for the applies.
+      - V(1) sends them one after another, in the order of O(objects).
+    type: int
+    default: 8
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
 attributes:
@@ -117,9 +128,9 @@ EXAMPLES = r"""
         api_version: networking.k8s.io/v1
       - kind: Service
 
+# The set is the objects' own binder.ingress/set label (cluster_entrypoint_objects carry "entrypoint").
 - name: Apply the member's entrypoint Service, creating its namespace on a fresh cluster
   binder.ingress.apply_set:
-    set: entrypoint
     member: gesis
     namespace: gesis
     create_namespace: true
@@ -127,7 +138,6 @@ EXAMPLES = r"""
 
 - name: Apply the ClusterIssuers every member of the cluster shares
   binder.ingress.apply_set:
-    set: cluster-issuers
     objects: "{{ cert_manager_objects }}"
 """
 
@@ -202,11 +212,12 @@ from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import An
 def argspec() -> dict[str, Any]:
     args: dict[str, Any] = copy.deepcopy(AUTH_ARG_SPEC)
     args.update(
-        set=dict(type="str", required=True),
+        set=dict(type="str"),
         member=dict(type="str"),
         namespace=dict(type="str"),
         create_namespace=dict(type="bool", default=False),
         objects=dict(type="list", elements="dict", required=True),
+        parallel=dict(type="int", default=8),
         prune_kinds=dict(
             type="list",
             elements="dict",
@@ -226,10 +237,10 @@ def main() -> None:
         )
         result = applier.run()
     except ApplySetError as e:
-        owner = applier.owner if applier else f"set {module.params['set']}"
+        owner = applier.owner if applier else f"set {module.params['set'] or '(not given)'}"
         module.fail_json(msg=f"apply_set: {owner}: {e}", **e.result)
     except Exception as e:  # the kubeconfig, the connection, the API: one place turns them into a failure
-        owner = applier.owner if applier else f"set {module.params['set']}"
+        owner = applier.owner if applier else f"set {module.params['set'] or '(not given)'}"
         module.fail_json(msg=f"apply_set: {owner}: {api_message(e)}", exception=traceback.format_exc())
     for warning in result.pop("warnings", []):
         module.warn(warning)

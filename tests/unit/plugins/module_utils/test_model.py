@@ -587,9 +587,14 @@ def test_manifests_do_not_share_structure() -> None:
 def test_as_dict_is_json() -> None:
     data = build(CATALOGUE).as_dict()
     assert json.loads(json.dumps(data)) == data
+    # The set the objects are applied as is the one their labels name.
+    assert {o["metadata"]["labels"]["binder.ingress/set"] for o in data["ingresses"] + data["services"]} == {
+        data["set"]
+    }
     assert set(data) == {
         "member",
         "namespace",
+        "set",
         "ingresses",
         "services",
         "redirect_middlewares",

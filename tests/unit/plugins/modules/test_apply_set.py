@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import threading
 from typing import Any
 
 import pytest
@@ -56,9 +57,18 @@ def api_error(cls: type, status: int, message: str) -> Exception:
     return error
 
 
-class Answer(dict[str, Any]):
-    def to_dict(self) -> dict[str, Any]:
-        return copy.deepcopy(dict(self))
+class Raw:
+    """What the dynamic client returns for a request sent with serialize=False: the HTTP response."""
+
+    def __init__(self, body: dict[str, Any]) -> None:
+        self.data = json.dumps(body).encode()
+
+
+def answer(body: dict[str, Any], params: dict[str, Any]) -> Raw:
+    # The module reads JSON bodies only; a request without serialize=False would get a
+    # ResourceInstance from the real client, which this fake does not imitate.
+    assert params.pop("serialize", True) is False, "requests must be sent with serialize=False"
+    return Raw(body)
 
 
 class FakeResource:
@@ -67,20 +77,22 @@ class FakeResource:
         self.kind = kind
         self.group_version, self.namespaced = KINDS[kind]
 
-    def server_side_apply(self, **params: Any) -> Answer:
+    def server_side_apply(self, **params: Any) -> Raw:
         """Stores the body as the object (no defaulting) unless dry_run; refuses `refuse`."""
-        self.cluster.applies.append((self.kind, params["name"], params.get("dry_run")))
-        if params["name"] in self.cluster.refuse:
-            raise api_error(UnprocessibleEntityError, 422, f"{self.kind} {params['name']} is invalid")
-        obj = copy.deepcopy(params["body"])
-        if params.get("dry_run") != "All":
-            self.cluster.objects = [
-                o
-                for o in self.cluster.objects
-                if (o["kind"], o["metadata"]["name"]) != (self.kind, params["name"])
-            ]
-            self.cluster.objects.append(obj)
-        return Answer(obj)
+        with self.cluster.lock:  # the module sends requests from several threads
+            self.cluster.applies.append((self.kind, params["name"], params.get("dry_run")))
+            refused = self.cluster.refuse | (set() if params.get("dry_run") else self.cluster.refuse_write)
+            if params["name"] in refused:
+                raise api_error(UnprocessibleEntityError, 422, f"{self.kind} {params['name']} is invalid")
+            obj = copy.deepcopy(params["body"])
+            if params.get("dry_run") != "All":
+                self.cluster.objects = [
+                    o
+                    for o in self.cluster.objects
+                    if (o["kind"], o["metadata"]["name"]) != (self.kind, params["name"])
+                ]
+                self.cluster.objects.append(obj)
+            return answer(obj, params)
 
 
 class FakeClient:
@@ -92,17 +104,20 @@ class FakeClient:
         self.applies: list[tuple[str, str, str | None]] = []
         self.deletes: list[dict[str, Any]] = []
         self.refuse: set[str] = set()
+        self.refuse_write: set[str] = set()  # the dry run passes, the real apply is refused
+        self.lock = threading.Lock()
 
     def resource(self, kind: str, api_version: str) -> FakeResource:
         if kind not in KINDS:
             raise ResourceNotFoundError(f"no {kind}")
         return FakeResource(self, kind)
 
-    def get(self, resource: FakeResource, name: str | None = None, **params: Any) -> Answer:
+    def get(self, resource: FakeResource, name: str | None = None, **params: Any) -> Any:
         if name is not None:
+            # By name the module only asks whether the namespace exists (no body read).
             for o in self.objects:
                 if (o["kind"], o["metadata"]["name"]) == (resource.kind, name):
-                    return Answer(o)
+                    return copy.deepcopy(o)
             raise api_error(NotFoundError, 404, "not found")
         wanted = dict(t.split("=", 1) for t in (params.get("label_selector") or "").split(",") if t)
         items = [
@@ -112,7 +127,7 @@ class FakeClient:
             and o["metadata"].get("namespace") == params.get("namespace")
             and (not self.honour_selector or wanted.items() <= o["metadata"].get("labels", {}).items())
         ]
-        return Answer(kind="List", items=copy.deepcopy(items))
+        return answer({"kind": "List", "items": items}, params)
 
     def delete(self, resource: FakeResource, **params: Any) -> None:
         self.deletes.append(dict(kind=resource.kind, **params))
@@ -217,6 +232,54 @@ def test_a_refused_dry_run_fails_the_set_with_every_refusal_and_writes_nothing(c
         "Ingress gesis/b: Ingress b is invalid",
     ]
     assert cluster.writes() == []
+
+
+@pytest.mark.parametrize("parallel", [1, 8])
+def test_a_refused_apply_leaves_the_others_applied_and_prunes_nothing(
+    cluster: FakeClient, parallel: int
+) -> None:
+    # The dry run accepted every object, so a refusal at apply time is a race or an API fault: the
+    # other objects are applied all the same, each refusal is named, and the set is not pruned.
+    cluster.objects.append(live("Ingress", "gone", labels()))
+    cluster.refuse_write = {"b", "d"}
+    objects = [desired("Ingress", n) for n in ("a", "b", "c", "d", "e")]
+    with pytest.raises(ApplySetError) as caught:
+        run(cluster, objects, parallel=parallel)
+    assert caught.value.problems == [
+        "Ingress gesis/b: Ingress b is invalid",
+        "Ingress gesis/d: Ingress d is invalid",
+        "the other objects were applied; nothing was pruned",
+    ]
+    assert [o["name"] for o in caught.value.result["created"]] == ["a", "c", "e"]
+    stored = {o["metadata"]["name"] for o in cluster.objects if o["kind"] == "Ingress"}
+    assert {"a", "c", "e", "gone"} <= stored and not {"b", "d"} & stored
+    assert cluster.deletes == []
+
+
+def test_one_at_a_time_sends_in_the_order_given_and_parallel_reports_in_it(cluster: FakeClient) -> None:
+    names = [f"i{n:02d}" for n in range(20)]
+    objects = [desired("Ingress", n) for n in reversed(names)]
+    run(cluster, objects, parallel=1)
+    assert [n for _, n, dry in cluster.applies if dry] == list(reversed(names))
+    assert [n for _, n, dry in cluster.applies if not dry] == list(reversed(names))
+    changed = [{**desired("Ingress", n), "spec": {"x": "changed"}} for n in names]
+    result = run(cluster, changed, parallel=8)
+    assert [o["name"] for o in result["updated"]] == names
+    assert [d["after_header"] for d in result["diff"]] == [f"Ingress gesis/{n}" for n in names]
+
+
+def test_the_set_is_the_objects_label_when_not_given(cluster: FakeClient) -> None:
+    objects = [desired("Ingress", n, labels=labels()) for n in ("a", "b")]
+    result = run(cluster, objects, set=None, prune_kinds=[])
+    assert [o["name"] for o in result["created"]] == ["a", "b"]
+    mixed = [*objects, desired("Ingress", "c", labels=labels(set_name="entrypoint"))]
+    with pytest.raises(ApplySetError, match=r"do not all carry one binder\.ingress/set label"):
+        run(cluster, mixed, set=None)
+    with pytest.raises(ApplySetError, match="found none, 'ingresses'"):
+        run(cluster, [*objects, desired("Ingress", "d")], set=None)
+    with pytest.raises(ApplySetError, match=r"no objects whose binder\.ingress/set label names it"):
+        run(cluster, [], set=None)
+    assert cluster.writes() == [("Ingress", "a"), ("Ingress", "b")]
 
 
 def test_missing_namespace_fails_a_real_run_and_is_shown_in_check_mode() -> None:
