@@ -220,11 +220,16 @@ class Cluster:
         extra.update(kwargs.pop("extra_vars", None) or {})
         return self.playbook(REPO / "site.yml", *args, extra_vars=extra, **kwargs)
 
+    @staticmethod
+    def new_namespace(prefix: str) -> str:
+        """A name for a namespace that does not exist yet: a new member's, which site.yml creates."""
+        return f"{prefix}-{uuid.uuid4().hex[:6]}"
+
     def create_namespace(self, prefix: str) -> str:
         """A fresh namespace, as the member's BinderHub deployment would have made."""
         from kubernetes import client
 
-        name = f"{prefix}-{uuid.uuid4().hex[:6]}"
+        name = self.new_namespace(prefix)
         client.CoreV1Api(self.api()).create_namespace(
             client.V1Namespace(metadata=client.V1ObjectMeta(name=name))
         )

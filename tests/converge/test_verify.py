@@ -285,7 +285,7 @@ def test_verify_fails_a_host_no_certificate_covers(served: ServedMember) -> None
 def test_verify_says_when_the_entrypoint_has_no_address_yet(sandbox: Sandbox) -> None:
     # A cluster without the data plane has no load-balancer controller, like a cloud whose load
     # balancer is still pending: the converged entrypoint Service has no address.
-    namespace = sandbox.create_namespace("pending")
+    namespace = sandbox.new_namespace("pending")
     converged = sandbox.converge(namespace)
     assert converged.rc == 0, converged.output[-4000:]
     run = verify(sandbox.kubeconfig, (443, 80), sandbox.dir / "ca.crt", "-e", f"binder_namespace={namespace}")
