@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import ipaddress
+import os
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -140,3 +141,59 @@ def rewrite_k3s_kubeconfig(
     result["apiVersion"] = "v1"
     result["kind"] = "Config"
     return result
+
+
+def kubeconfig_problems(path: object, context: object, keys: Mapping[str, str] | None = None) -> list[str]:
+    """What keeps the member's kubeconfig at ``path`` from reaching its cluster through ``context``.
+
+    Read on the controller before any cluster call, so that a wrong path or context fails the
+    member naming the variable the user wrote (``keys``: ``kubeconfig`` and ``context`` to those
+    names), not as the first module's connection error. Problems quote paths and entry names,
+    never the file's content: it holds credentials.
+    """
+    names = {"kubeconfig": "binder_kubeconfig", "context": "binder_context", **(keys or {})}
+    kc, ctx = names["kubeconfig"], names["context"]
+    if not isinstance(path, str) or not path:
+        return [f"{kc}: must be the path of a kubeconfig file, got {type(path).__name__}"]
+    full = os.path.expanduser(path)
+    try:
+        with open(full, encoding="utf-8") as handle:
+            text = handle.read()
+    except FileNotFoundError:
+        return [f"{kc}: {path} does not exist"]
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+        return [f"{kc}: {path} cannot be read: {reason}"]
+    import yaml  # with the module: PyYAML is an ansible-core requirement, not needed to import this file
+
+    try:
+        config = yaml.safe_load(text)
+    except yaml.YAMLError:
+        config = None
+    if not isinstance(config, dict) or not isinstance(config.get("contexts"), list):
+        return [f"{kc}: {path} is not a kubeconfig (no list of contexts)"]
+
+    def entries(kind: str) -> dict[str, Any]:
+        found = config.get(kind)
+        return {
+            str(e["name"]): e.get(kind[:-1]) or {}
+            for e in (found if isinstance(found, list) else [])
+            if isinstance(e, dict) and "name" in e
+        }
+
+    contexts = entries("contexts")
+    wanted = context if isinstance(context, str) and context else config.get("current-context")
+    if not wanted:
+        return [f"{ctx}: is empty and {path} has no current-context"]
+    if wanted not in contexts:
+        have = ", ".join(sorted(contexts)) or "none"
+        return [f"{ctx}: {wanted!r} is not a context of {path} (it has: {have})"]
+    problems = []
+    chosen = contexts[wanted] if isinstance(contexts[wanted], dict) else {}
+    for kind, field in (("clusters", "cluster"), ("users", "user")):
+        name = chosen.get(field)
+        if name not in entries(kind):
+            problems.append(
+                f"{ctx}: context {wanted!r} names the {field} {name!r}, which {path} does not define"
+            )
+    return problems
