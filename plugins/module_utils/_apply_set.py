@@ -334,8 +334,8 @@ class SetApplier:
                 work(item)
             return
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            for _ in pool.map(work, items):
-                pass
+            # list(): wait for every item, and raise here what a worker raised unexpectedly.
+            list(pool.map(work, items))
 
     def live(self, items: list[Item]) -> dict[Key, JSON]:
         """The objects of the set's kinds as they are, one list per kind and namespace."""

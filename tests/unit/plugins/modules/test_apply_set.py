@@ -260,8 +260,10 @@ def test_one_at_a_time_sends_in_the_order_given_and_parallel_reports_in_it(clust
     names = [f"i{n:02d}" for n in range(20)]
     objects = [desired("Ingress", n) for n in reversed(names)]
     run(cluster, objects, parallel=1)
-    assert [n for _, n, dry in cluster.applies if dry] == list(reversed(names))
-    assert [n for _, n, dry in cluster.applies if not dry] == list(reversed(names))
+    assert [name for kind, name, dry in cluster.applies if dry and kind == "Ingress"] == list(reversed(names))
+    assert [name for kind, name, dry in cluster.applies if not dry and kind == "Ingress"] == list(
+        reversed(names)
+    )
     changed = [{**desired("Ingress", n), "spec": {"x": "changed"}} for n in names]
     result = run(cluster, changed, parallel=8)
     assert [o["name"] for o in result["updated"]] == names
