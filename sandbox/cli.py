@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from sandbox import engines
+from sandbox.controlplane import pki
 from sandbox.controlplane.cluster import (
     SandboxError,
     alive,
@@ -29,12 +30,24 @@ from sandbox.controlplane.cluster import (
     write_json,
     write_private,
 )
+from sandbox.environ import local_env
 
 READY_TIMEOUT = 30.0
 
 # --- state -------------------------------------------------------------------------------------
 
-_STATE_FILES = ("state.json", "dataplane.json", "faultproxy.json", "kubeconfig", "token", "tokens.csv")
+# Removed by down (and before up): the state, and every file that holds the API token or a private
+# key (traefik's static configuration carries the token it reads the API with). The PKI goes too.
+_STATE_FILES = (
+    "state.json",
+    "dataplane.json",
+    "faultproxy.json",
+    "kubeconfig",
+    "token",
+    "tokens.csv",
+    "traefik-static.yaml",
+    "traefik-dynamic.yaml",
+)
 
 
 def read_state(directory: Path) -> dict[str, Any] | None:
@@ -67,6 +80,7 @@ def _clean(directory: Path, state: dict[str, Any] | None) -> None:
         with contextlib.suppress(FileNotFoundError):
             (directory / name).unlink()
     shutil.rmtree(directory / "etcd", ignore_errors=True)
+    pki.remove(directory)
 
 
 # --- commands ----------------------------------------------------------------------------------
@@ -250,7 +264,7 @@ def _main(args: argparse.Namespace) -> int:
         state = up(args.dir, args.port, not args.no_dataplane, args.fault)
         try:
             path = os.pathsep.join([state["engines_bin"], os.environ.get("PATH", "")])
-            env = dict(os.environ, KUBECONFIG=state["kubeconfig"], SANDBOX_DIR=state["dir"], PATH=path)
+            env = local_env({"KUBECONFIG": state["kubeconfig"], "SANDBOX_DIR": state["dir"], "PATH": path})
             return subprocess.call(cmd, env=env)
         finally:
             down(args.dir)

@@ -36,6 +36,7 @@ from typing import Any
 
 from sandbox import engines
 from sandbox.controlplane.cluster import alive
+from sandbox.environ import local_env
 
 ROOT = Path(__file__).resolve().parent.parent
 # The demo probes with the collection's own HTTPS-with-SNI client (standard library only), the
@@ -66,7 +67,8 @@ def run(cmd: list[str], *, env: dict[str, str] | None = None, input_text: str | 
     completed = subprocess.run(
         cmd,
         cwd=ROOT,
-        env={**os.environ, **(env or {})},
+        # The local cluster, never the user's: their KUBECONFIG, K8S_AUTH_* and the like stay out.
+        env=local_env(env),
         input=input_text,
         capture_output=True,
         text=True,

@@ -7,13 +7,17 @@ Private helper of the probe_routes module, also used by ``make demo``, the e2e t
 molecule's verify (through probe_routes), so there is one HTTPS-with-SNI client. It is what
 ``curl --resolve host:port:address`` does: connect to ``address``, send ``host`` as the TLS
 server name and the ``Host`` header, verify the certificate for ``host``. Standard library
-only; errors are returned in the answer, never raised, so one bad route does not stop a report.
+only; errors of the route are returned in the answer, never raised, so one bad route does not
+stop a report (only a timeout that is not a positive number raises, as the caller's mistake).
+A request ends within its timeout as a whole, however slowly a server answers.
 """
 
 from __future__ import annotations
 
 import http.client
+import io
 import json
+import math
 import socket
 import ssl
 import time
@@ -23,7 +27,9 @@ from typing import Any
 __all__ = [
     "Answer",
     "Certificate",
+    "Deadline",
     "Trust",
+    "check_timeout",
     "connect",
     "is_traefik_not_found",
     "request",
@@ -108,13 +114,136 @@ class Trust:
         return context
 
 
+def check_timeout(timeout: float) -> float:
+    """The timeout as seconds, if it is a positive finite number; a ValueError naming it if not."""
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout < math.inf:
+        raise ValueError(f"timeout: expected a positive number of seconds, got {timeout!r}")
+    return float(timeout)
+
+
+class Deadline:
+    """The moment a probe must have ended by: one for connecting, the handshake and the whole answer.
+
+    A socket timeout bounds each call alone, so a server that sends one byte now and then keeps a
+    reader waiting for ever. Every socket call here first takes the time left as its timeout.
+    """
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = check_timeout(timeout)
+        self.end = time.monotonic() + self.timeout
+        self.stage = "connecting"
+
+    def left(self) -> float:
+        """Seconds left; TimeoutError when there are none."""
+        left = self.end - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("deadline passed")
+        return left
+
+    def arm(self, sock: socket.socket) -> None:
+        sock.settimeout(self.left())
+
+    def message(self) -> str:
+        return f"timed out after {self.timeout:g} s {self.stage}"
+
+
+class _DeadlineSocket:
+    """The socket calls http.client makes, each bounded by what is left of one Deadline."""
+
+    def __init__(self, sock: socket.socket, deadline: Deadline) -> None:
+        self.sock = sock
+        self.deadline = deadline
+        # As socket.socket does: http.client closes the connection while the response still reads
+        # from its file, so the socket is closed when the last of them is.
+        self.readers = 0
+        self.closed = False
+
+    def sendall(self, data: bytes) -> None:
+        self.deadline.arm(self.sock)
+        self.sock.sendall(data)
+
+    def recv_into(self, buffer: memoryview) -> int:
+        self.deadline.arm(self.sock)
+        return self.sock.recv_into(buffer)
+
+    def makefile(self, mode: str = "rb") -> io.BufferedReader:
+        if mode != "rb":
+            raise ValueError(f"makefile: only 'rb' is supported, not {mode!r}")
+        self.readers += 1
+        return io.BufferedReader(_Reader(self))
+
+    def release(self) -> None:
+        self.readers -= 1
+        if self.closed and self.readers <= 0:
+            self.sock.close()
+
+    def close(self) -> None:
+        self.closed = True
+        if self.readers <= 0:
+            self.sock.close()
+
+
+class _Reader(io.RawIOBase):
+    """A binary file that reads from a _DeadlineSocket."""
+
+    def __init__(self, sock: _DeadlineSocket) -> None:
+        super().__init__()
+        self.sock = sock
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        return self.sock.recv_into(memoryview(buffer).cast("B"))
+
+    def close(self) -> None:
+        if not self.closed:
+            super().close()
+            self.sock.release()
+
+
+def _open(address: str, port: int, deadline: Deadline) -> socket.socket:
+    """A TCP connection to the first address that takes it, all tries within the deadline.
+
+    Resolving a name is left to the system resolver and its own timeouts; an address is not resolved.
+    """
+    error: OSError = OSError(f"{address} resolves to no address")
+    for family, kind, proto, _, sockaddr in socket.getaddrinfo(address, port, type=socket.SOCK_STREAM):
+        sock = socket.socket(family, kind, proto)
+        try:
+            deadline.arm(sock)
+            sock.connect(sockaddr)
+            return sock
+        except OSError as exc:
+            sock.close()
+            error = exc
+            if isinstance(exc, TimeoutError):
+                break
+    raise error
+
+
 def connect(
-    address: str, port: int, host: str, trust: Trust, timeout: float = 10.0, *, strict: bool = True
+    address: str,
+    port: int,
+    host: str,
+    trust: Trust,
+    timeout: float = 10.0,
+    *,
+    strict: bool = True,
+    deadline: Deadline | None = None,
 ) -> ssl.SSLSocket:
-    """A TLS socket to address:port with SNI ``host``; raises on failure (ssl or OS errors)."""
-    raw = socket.create_connection((address, port), timeout=timeout)
+    """A TLS socket to address:port with SNI ``host``; raises on failure (ssl or OS errors).
+
+    Connecting and the handshake together end by ``deadline`` (by default, ``timeout`` seconds from
+    now); the socket is returned with the time left as its timeout.
+    """
+    deadline = deadline or Deadline(timeout)
+    deadline.stage = "connecting"
+    raw = _open(address, port, deadline)
     context = trust.strict if strict else trust.chain_only
     try:
+        deadline.stage = "in the TLS handshake"
+        deadline.arm(raw)
         return context.wrap_socket(raw, server_hostname=host)
     except BaseException:
         raw.close()
@@ -142,19 +271,21 @@ def certificate(sock: ssl.SSLSocket) -> Certificate | None:
     )
 
 
-def _describe(exc: BaseException) -> str:
+def _describe(exc: BaseException, deadline: Deadline) -> str:
     if isinstance(exc, ssl.SSLCertVerificationError):
         return f"certificate verify failed: {exc.verify_message}"
+    if isinstance(exc, TimeoutError):
+        return deadline.message()
     return f"{type(exc).__name__}: {exc}"
 
 
-def _not_covering(address: str, port: int, host: str, trust: Trust, timeout: float) -> str:
+def _not_covering(address: str, port: int, host: str, trust: Trust, deadline: Deadline) -> str:
     """Why a trusted certificate was refused for ``host``: the names it does have."""
     try:
-        with connect(address, port, host, trust, timeout, strict=False) as sock:
+        with connect(address, port, host, trust, strict=False, deadline=deadline) as sock:
             cert = certificate(sock)
     except (OSError, ssl.SSLError) as exc:
-        return f"certificate verify failed: not valid for {host} ({_describe(exc)})"
+        return f"certificate verify failed: not valid for {host} ({_describe(exc, deadline)})"
     names = ", ".join(cert.sans) if cert and cert.sans else "no DNS name"
     return f"certificate does not cover {host}: it names {names}"
 
@@ -173,33 +304,54 @@ def request(
     limit: int | None = 65536,
 ) -> Answer:
     """One request to address:port for ``host`` and ``path``: over TLS with SNI ``host`` when
-    ``trust`` is given, plain HTTP when it is None. Reads at most ``limit`` bytes of the body."""
+    ``trust`` is given, plain HTTP when it is None. Reads at most ``limit`` bytes of the body.
+
+    ``timeout`` is the whole probe's: connecting, the handshake, sending the request and reading the
+    answer end within it together, however slowly the server sends. A timeout that is not a positive
+    number of seconds is a ValueError; every other failure is the answer's ``error``.
+    """
+    deadline = Deadline(timeout)
     answer = Answer()
-    connection = http.client.HTTPConnection(address, port, timeout=timeout)
-    if trust is not None:
-        try:
-            sock = connect(address, port, host, trust, timeout)
-        except ssl.SSLCertVerificationError as exc:
-            mismatch = exc.verify_code == _HOSTNAME_MISMATCH
-            answer.error = _not_covering(address, port, host, trust, timeout) if mismatch else _describe(exc)
-            return answer
-        except (OSError, ssl.SSLError) as exc:
-            answer.error = _describe(exc)
-            return answer
-        answer.cert = certificate(sock)
-        answer.der = sock.getpeercert(binary_form=True) or b""
-        connection.sock = sock
+    sock: socket.socket
     try:
+        if trust is None:
+            sock = _open(address, port, deadline)
+        else:
+            tls = connect(address, port, host, trust, deadline=deadline)
+            answer.cert = certificate(tls)
+            answer.der = tls.getpeercert(binary_form=True) or b""
+            sock = tls
+    except ssl.SSLCertVerificationError as exc:
+        mismatch = exc.verify_code == _HOSTNAME_MISMATCH
+        answer.error = (
+            _not_covering(address, port, host, trust, deadline)
+            if mismatch and trust is not None
+            else _describe(exc, deadline)
+        )
+        return answer
+    except (OSError, ssl.SSLError) as exc:
+        answer.error = _describe(exc, deadline)
+        return answer
+    connection = http.client.HTTPConnection(address, port)
+    connection.sock = _DeadlineSocket(sock, deadline)
+    response = None
+    try:
+        deadline.stage = "sending the request"
         # Host as a client of port 443 or 80 sends it: without whatever local port stands in.
         sent = {"Host": host, "User-Agent": "binder.ingress-probe", **(headers or {})}
         connection.request(method, path, body=body, headers=sent)
+        deadline.stage = "reading the answer"
         response = connection.getresponse()
-        answer.body = response.read() if limit is None else response.read(limit)
+        # A status only with the whole (bounded) body: an answer cut off by the deadline is no answer.
+        body_read = response.read() if limit is None else response.read(limit)
         answer.status = response.status
+        answer.body = body_read
         answer.headers = {key.lower(): value for key, value in response.getheaders()}
     except (OSError, http.client.HTTPException) as exc:
-        answer.error = _describe(exc)
+        answer.error = _describe(exc, deadline)
     finally:
+        if response is not None:
+            response.close()
         connection.close()
     return answer
 

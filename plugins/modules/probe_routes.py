@@ -71,7 +71,13 @@ options:
       - Default is the system trust store.
     type: path
   timeout:
-    description: Seconds to wait for each connection and response.
+    description:
+      - Seconds one probe may take in all, a positive number. Connecting, the TLS handshake, sending the
+        request and reading the whole answer end within it together, so a server that answers one byte
+        at a time cannot hold the probe longer. A probe that runs out of time fails its route.
+      - The HTTPS request of a route and its plain HTTP request (O(check_http_redirect)) are two
+        probes, each with this much time. Resolving O(address), if it is a name, is left to the
+        system resolver's own timeouts.
     type: float
     default: 10
   min_days_left:
@@ -325,6 +331,10 @@ def main() -> None:
         supports_check_mode=True,
     )
     params = module.params
+    try:
+        _probe.check_timeout(params["timeout"])
+    except ValueError as exc:
+        module.fail_json(msg=str(exc), failed_routes=0, report="")
     bad = [f"routes[{i}]" for i, r in enumerate(params["routes"]) if not str(r.get("host") or "")]
     if bad:
         module.fail_json(

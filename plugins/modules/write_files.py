@@ -22,6 +22,9 @@ description:
     anything is written; a bad entry fails the task with nothing written.
   - Each file is written to a hidden temporary file in O(dest) and renamed over its name, so a reader
     never sees a half-written file. A file whose content and mode are already right is left alone.
+  - A symbolic link, FIFO, socket or device where a file of the set is to go is replaced by a regular
+    file. It is never opened, read (not even for the diff), written or given another mode through, so a
+    link cannot make the task show or change a file outside O(dest). Only O(dest) itself may be a link.
 options:
   dest:
     description:
@@ -41,7 +44,9 @@ options:
     description:
       - The permissions of every written file, as an octal string such as V(0644). Quote it in YAML;
         an unquoted V(0644) is read as an integer, which is then taken as the mode it already is.
-      - A file whose content is right but whose mode is not gets its mode changed and is not rewritten.
+      - A file whose content is right but whose mode is not gets its mode changed and is not rewritten,
+        unless it has other hard links or was replaced since it was compared; then it is rewritten, so
+        no other file's mode changes.
     type: raw
     default: "0644"
   exclusive:
@@ -78,6 +83,8 @@ attributes:
       - One diff per written or removed file. A side larger than the C(MAX_FILE_SIZE_FOR_DIFF)
         setting, or an existing file that is not UTF-8 text, is left out of the diff with a note.
       - A change of mode alone is reported as one line.
+      - A symbolic link or special file that is to be replaced is shown as an empty side with its kind
+        in the header; what it points to is never read.
   platform:
     platforms: posix
     details: The controller's file system.

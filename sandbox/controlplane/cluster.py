@@ -31,6 +31,7 @@ import yaml
 from sandbox import engines
 from sandbox.audit import POLICY
 from sandbox.controlplane import pki
+from sandbox.environ import local_env
 
 STOP_TIMEOUT = 10.0
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])  # the directory holding sandbox/
@@ -87,7 +88,8 @@ def stop_all(pids: dict[str, int]) -> None:
 
 
 def spawn(name: str, args: list[str], directory: Path, python: bool = False) -> subprocess.Popen[bytes]:
-    env = dict(os.environ)
+    # Never the user's own cluster settings: the data plane's traefik would follow their KUBECONFIG.
+    env = local_env()
     if python:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [_PACKAGE_ROOT, env.get("PYTHONPATH")]))
         args = [sys.executable, *args]

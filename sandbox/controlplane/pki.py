@@ -4,6 +4,7 @@ certificate per component, and the service-account signing key pair."""
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,8 +72,17 @@ def _write(path: Path, data: bytes, mode: int) -> None:
     os.chmod(path, mode)
 
 
+def remove(directory: Path) -> None:
+    """Remove the PKI of `directory`: its private keys must not outlive the cluster (down)."""
+    pki = Pki(directory)
+    for path in pki.files():
+        path.unlink(missing_ok=True)
+    # The components' kubeconfigs and whatever else kube-apiserver's --cert-dir holds.
+    shutil.rmtree(directory / "pki", ignore_errors=True)
+
+
 def ensure(directory: Path) -> Pki:
-    """Create the PKI in `directory`, or reuse the one there (the CA outlives down/up)."""
+    """Create the PKI in `directory`, or reuse a complete one there (a running cluster's)."""
     pki = Pki(directory)
     if all(p.exists() for p in pki.files()):
         return pki

@@ -17,6 +17,8 @@ from typing import Any
 import aiohttp
 import yaml
 
+from sandbox.environ import local_env
+
 from .kube import Obj
 from .traefik_config import TraefikSetup
 
@@ -161,6 +163,8 @@ class Traefik:
             self.process = await asyncio.create_subprocess_exec(
                 traefik_binary(),
                 f"--configFile={self.static_file}",
+                # traefik's Kubernetes client prefers $KUBECONFIG over the endpoint configured here.
+                env=local_env(),
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=log_handle,
                 stderr=asyncio.subprocess.STDOUT,

@@ -3,8 +3,8 @@
 The root is made once per Debian suite with ``debootstrap --variant=minbase``
 and cached under ``.tmp/k3s-root-cache/<suite>``; each test works on a copy,
 reached through Ansible's ``community.general.chroot`` connection. A loopback
-HTTP server stands in for the k3s release download site and records every
-path requested.
+HTTPS server, with a certificate from a test CA that the root trusts, stands in
+for the k3s release download site and records every path requested.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import os
 import platform
 import re
 import shutil
+import ssl
 import subprocess
 import threading
 import time
@@ -27,6 +28,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+import trustme
 from harness import BIN, REPO, ansible_env
 
 CACHE = REPO / ".tmp" / "k3s-root-cache"
@@ -112,9 +114,16 @@ def debian_root_cache() -> DebianRoot:
         return DebianRoot(suite, target, time.monotonic() - started)
 
 
+@pytest.fixture(scope="session")
+def release_ca() -> trustme.CA:
+    """The CA of the release server's certificate, as a public CA is for the real download site."""
+    return trustme.CA()
+
+
 @pytest.fixture
-def node_root(debian_root_cache: DebianRoot, tmp_path: Path) -> Iterator[Path]:
-    """A fresh copy of the cached root, with /proc mounted (facts read memory and the OS there).
+def node_root(debian_root_cache: DebianRoot, tmp_path: Path, release_ca: trustme.CA) -> Iterator[Path]:
+    """A fresh copy of the cached root, with /proc mounted (facts read memory and the OS there),
+    that trusts release_ca.
 
     The copy is an overlay over the cache (instant, and the cache stays untouched);
     where overlayfs cannot be mounted, a plain copy (a few seconds).
@@ -131,6 +140,10 @@ def node_root(debian_root_cache: DebianRoot, tmp_path: Path) -> Iterator[Path]:
         root.rmdir()
         subprocess.run(["cp", "-a", str(debian_root_cache.path), str(root)], check=True)
     subprocess.run(["mount", "-t", "proc", "proc", str(root / "proc")], check=True)
+    # The minimal root has no CA bundle; Ansible's URL modules also read certificates from
+    # /etc/ansible, which leaves the root's own trust store alone.
+    (root / "etc/ansible").mkdir(parents=True, exist_ok=True)
+    release_ca.cert_pem.write_to_path(str(root / "etc/ansible/binder-test-release-ca.pem"))
     try:
         yield root
     finally:
@@ -202,17 +215,19 @@ class ReleaseServer:
         }
 
     def role_vars(self, version: str) -> dict[str, Any]:
-        installer = release_files(version)["install.sh"]
+        """The role variables that install ``version`` from this server, with its pinned checksums."""
+        files = release_files(version)
         return {
             "k3s_member_version": version,
             "k3s_member_release_url": f"{self.base}/k3s",
             "k3s_member_installer_url": f"{self.base}/install/{quote(version, safe='')}/install.sh",
-            "k3s_member_installer_sha256": hashlib.sha256(installer).hexdigest(),
+            "k3s_member_installer_sha256": hashlib.sha256(files["install.sh"]).hexdigest(),
+            "k3s_member_binary_sha256": {version: {ARCH: hashlib.sha256(files[f"k3s{SUFFIX}"]).hexdigest()}},
         }
 
 
 @pytest.fixture
-def release_server() -> Iterator[ReleaseServer]:
+def release_server(release_ca: trustme.CA) -> Iterator[ReleaseServer]:
     server_state = ReleaseServer(base="", files={})
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -239,7 +254,10 @@ def release_server() -> Iterator[ReleaseServer]:
             pass
 
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server_state.base = f"http://127.0.0.1:{httpd.server_address[1]}"
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    release_ca.issue_cert("127.0.0.1").configure_cert(context)
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    server_state.base = f"https://127.0.0.1:{httpd.server_address[1]}"
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     try:

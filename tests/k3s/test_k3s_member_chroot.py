@@ -140,8 +140,9 @@ def test_bootstrap_check_install_idempotent_upgrade(
     assert_ok(first, "first run")
     assert first.stats(HOST)["changed"] > 0
     # Exactly the pinned release, nothing else, each file once.
+    # The binary is checked against its pin: no checksum file is fetched from where it comes from.
     assert sorted(release_server.requests) == sorted(
-        [f"/install/{pinned}/install.sh", f"/k3s/{pinned}/sha256sum-{ARCH}.txt", f"/k3s/{pinned}/k3s{SUFFIX}"]
+        [f"/install/{pinned}/install.sh", f"/k3s/{pinned}/k3s{SUFFIX}"]
     )
     binary = node_root / "usr/local/bin/k3s"
     assert binary.read_bytes() == release_files(VERSION)[f"k3s{SUFFIX}"]
@@ -231,8 +232,8 @@ def test_airgap_install_and_upgrade_plan(
         "k3s_member_install_mode": "airgap",
         "k3s_member_airgap_dir": str(airgap),
         # k3s must not be downloaded: point its URLs at a port nobody listens on.
-        "k3s_member_release_url": f"http://127.0.0.1:{free_port()}/k3s",
-        "k3s_member_installer_url": f"http://127.0.0.1:{free_port()}/install.sh",
+        "k3s_member_release_url": f"https://127.0.0.1:{free_port()}/k3s",
+        "k3s_member_installer_url": f"https://127.0.0.1:{free_port()}/install.sh",
     }
 
     first = run_playbook(inventory, role_vars)
@@ -273,13 +274,18 @@ def test_airgap_install_and_upgrade_plan(
     for name, data in release_files(NEXT_VERSION).items():
         (airgap / name).write_bytes(data)
     (airgap / f"k3s{SUFFIX}").write_bytes(b"#!/bin/sh\necho tampered\n")
-    next_installer = release_server.role_vars(NEXT_VERSION)["k3s_member_installer_sha256"]
+    pins = release_server.role_vars(NEXT_VERSION)
     tampered = run_playbook(
         inventory,
-        {**role_vars, "k3s_member_version": NEXT_VERSION, "k3s_member_installer_sha256": next_installer},
+        {
+            **role_vars,
+            "k3s_member_version": NEXT_VERSION,
+            "k3s_member_installer_sha256": pins["k3s_member_installer_sha256"],
+            "k3s_member_binary_sha256": pins["k3s_member_binary_sha256"],
+        },
     )
     assert tampered.rc != 0
-    assert f"k3s{SUFFIX} does not match the release checksums" in tampered.failures()
+    assert f"k3s{SUFFIX} does not match the sha256 pinned for k3s {NEXT_VERSION}" in tampered.failures()
     assert (node_root / "usr/local/bin/k3s").read_bytes() == release_files(VERSION)[f"k3s{SUFFIX}"]
 
 

@@ -125,7 +125,8 @@ def test_upgrade_plan() -> None:
 
 def test_max_pods_default_formula() -> None:
     """The preflight's expression: floor(1.75 x memory in GiB), at least 1, unless overridden."""
-    expression = load("tasks/preflight.yml")[-1]["ansible.builtin.set_fact"]["__k3s_member_max_pods"]
+    (derived,) = [task for task in load("tasks/preflight.yml") if task["name"] == "Set the derived settings"]
+    expression = derived["ansible.builtin.set_fact"]["__k3s_member_max_pods"]
     for memtotal_mb, override, expected in [
         (16384, 0, 28),
         (96000, 0, 164),

@@ -1,13 +1,17 @@
-"""The prober: real requests to a local HTTPS server (tests/unit/plugins/tls_servers.py)."""
+"""The prober: real requests to a local HTTPS server and slow-drip servers (tests/unit/plugins/tls_servers.py)."""
 
 from __future__ import annotations
 
+import math
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import trustme
 from ansible_collections.binder.ingress.plugins.module_utils import _probe
-from tls_servers import HOST, Servers
+from tls_servers import HOST, Drip, Servers
 
 
 def test_a_request_carries_sni_host_and_path_to_the_address(servers: Servers) -> None:
@@ -80,3 +84,65 @@ def test_connect_gives_a_verified_socket(servers: Servers) -> None:
 def test_traefiks_own_404_is_told_from_a_backends(servers: Servers, path: str, own: bool) -> None:
     answer = _probe.request("127.0.0.1", servers.https_port, HOST, path, _probe.Trust(str(servers.ca_file)))
     assert _probe.is_traefik_not_found(answer) is own
+
+
+# ---------------------------------------------------------------------------
+# One deadline per probe, against servers that answer slowly (tls_servers.Drip)
+
+TIMEOUT = 1.0
+# The probe may end this much after its deadline: a loaded 2-core machine schedules threads late.
+SLACK = 0.6
+# How long a test waits for a probe that does not end before calling it hung.
+HUNG = 8.0
+
+
+def timed(call: Callable[[], _probe.Answer]) -> tuple[_probe.Answer | None, float]:
+    """The answer of call() and the seconds it took, or None if it was still running after HUNG."""
+    box: list[_probe.Answer] = []
+    start = time.monotonic()
+    thread = threading.Thread(target=lambda: box.append(call()), daemon=True)
+    thread.start()
+    thread.join(HUNG)
+    return (box[0] if box else None), time.monotonic() - start
+
+
+@pytest.mark.parametrize(
+    ("stage", "tls", "delay", "where"),
+    [
+        ("head", False, 0.0, "reading the answer"),
+        ("head", True, 0.0, "reading the answer"),
+        ("body", True, 0.0, "reading the answer"),
+        # Handshake and answer each within the timeout, but not both together.
+        ("late", True, 0.6, "reading the answer"),
+        ("late", True, 1.5, "in the TLS handshake"),
+    ],
+)
+def test_a_slow_server_cannot_keep_a_probe_past_its_deadline(
+    drips: Callable[..., Drip], stage: str, tls: bool, delay: float, where: str
+) -> None:
+    drip = drips(stage, tls=tls, delay=delay)
+    trust = _probe.Trust(str(drip.ca_file)) if tls else None
+    answer, took = timed(lambda: _probe.request("127.0.0.1", drip.port, HOST, "/", trust, timeout=TIMEOUT))
+    assert answer is not None, f"the probe still runs after {HUNG} s with a {TIMEOUT} s timeout"
+    assert (answer.status, answer.error) == (0, f"timed out after {TIMEOUT:g} s {where}")
+    assert TIMEOUT * 0.9 <= took <= TIMEOUT + SLACK
+    if stage != "late":
+        # The server kept sending: no single read waited long, only the whole probe did.
+        assert drip.sent[0] >= 5
+
+
+def test_connect_also_ends_by_its_deadline(drips: Callable[..., Drip]) -> None:
+    drip = drips("late", delay=1.5)
+    start = time.monotonic()
+    with pytest.raises(TimeoutError):
+        _probe.connect("127.0.0.1", drip.port, HOST, _probe.Trust(str(drip.ca_file)), TIMEOUT)
+    assert time.monotonic() - start <= TIMEOUT + SLACK
+
+
+@pytest.mark.parametrize("timeout", [-1, 0, -0.5, math.nan, math.inf])
+def test_a_timeout_that_is_not_a_positive_number_of_seconds_is_refused(
+    servers: Servers, timeout: float
+) -> None:
+    with pytest.raises(ValueError, match=r"^timeout: expected a positive number of seconds, got "):
+        _probe.request("127.0.0.1", servers.https_port, HOST, "/", None, timeout=timeout)
+    assert servers.seen.requests == []

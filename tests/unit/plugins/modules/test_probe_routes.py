@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from ansible.module_utils.testing import patch_module_args
 from ansible_collections.binder.ingress.plugins.module_utils import _probe
 from ansible_collections.binder.ingress.plugins.modules import probe_routes
-from tls_servers import HOST, Servers
+from tls_servers import HOST, Drip, Servers
 
 # ---------------------------------------------------------------------------
 # Pure parts
@@ -316,3 +318,43 @@ def test_main_refuses_a_route_without_host(monkeypatch: pytest.MonkeyPatch, serv
     assert result["failed"] is True
     assert result["msg"] == "routes: every route needs a host; missing in routes[1]"
     assert servers.seen.requests == []
+
+
+@pytest.mark.parametrize("timeout", [-1, 0, "nan", "inf"])
+def test_main_refuses_a_timeout_that_is_not_a_positive_number(
+    monkeypatch: pytest.MonkeyPatch, servers: Servers, timeout: object
+) -> None:
+    result = call_main(monkeypatch, module_args(servers, [{"host": HOST}], timeout=timeout))
+    assert result["failed"] is True
+    assert result["msg"] == f"timeout: expected a positive number of seconds, got {float(str(timeout))!r}"
+    assert servers.seen.requests == []
+
+
+def test_main_fails_a_route_whose_server_drips_within_one_deadline_per_probe(
+    monkeypatch: pytest.MonkeyPatch, drips: Callable[..., Drip]
+) -> None:
+    https, http = drips("body"), drips("head", tls=False)
+    args = {
+        "address": "127.0.0.1",
+        "https_port": https.port,
+        "http_port": http.port,
+        "ca_file": str(https.ca_file),
+        "timeout": 1,
+        "routes": [{"host": HOST, "path": "/"}, {"host": HOST, "path": "/two"}],
+    }
+    box: list[dict[str, Any]] = []
+    start = time.monotonic()
+    thread = threading.Thread(target=lambda: box.append(call_main(monkeypatch, args)), daemon=True)
+    thread.start()
+    thread.join(12)
+    took = time.monotonic() - start
+    assert box, "probe_routes still runs after 12 s with a 1 s timeout"
+    result = box[0]
+    assert result["failed"] is True and result["failed_routes"] == 2
+    rows = result["report"].splitlines()[1:]
+    assert [row.split("FAIL: ", 1)[1] for row in rows] == [
+        "timed out after 1 s reading the answer; plain HTTP: timed out after 1 s reading the answer"
+    ] * 2
+    # Four probes (two routes, HTTPS and plain HTTP each), a second each, one after the other.
+    assert 3.6 <= took <= 4 + 1.5
+    assert min(https.sent) >= 5 and min(http.sent) >= 5
