@@ -52,7 +52,7 @@ def failures(output: str) -> list[tuple[str, str]]:
 
 
 def test_render_and_site_report_the_same_problems_before_any_write(sandbox: Sandbox, tmp_path: Path) -> None:
-    namespace = sandbox.create_namespace("bad")
+    namespace = sandbox.new_namespace("bad")
     members = {
         name: {"binder_kubeconfig": str(sandbox.kubeconfig), "binder_namespace": namespace, **changes}
         for name, changes in BAD_MEMBERS.items()

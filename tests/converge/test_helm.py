@@ -20,7 +20,7 @@ def _deployment(sandbox: Sandbox, namespace: str, name: str) -> Any:
 
 
 def test_install_upgrade_and_no_op(sandbox: Sandbox) -> None:
-    namespace = sandbox.create_namespace("helm")
+    namespace = sandbox.new_namespace("helm")
     first = sandbox.converge(namespace)
     assert ok(first)["changed"] > 0
     assert sandbox.releases(namespace, "traefik") == {1: "deployed"}
@@ -73,7 +73,7 @@ def test_a_failed_upgrade_rolls_back_and_the_other_member_converges(
     sandbox: Sandbox, second_sandbox: Sandbox, tmp_path: Path
 ) -> None:
     clusters = {"alpha": sandbox, "beta": second_sandbox}
-    namespaces = {member: box.create_namespace(member) for member, box in clusters.items()}
+    namespaces = {member: box.new_namespace(member) for member, box in clusters.items()}
     members = {
         member: {"binder_kubeconfig": str(box.kubeconfig), "binder_namespace": namespaces[member]}
         for member, box in clusters.items()

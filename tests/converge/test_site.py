@@ -85,6 +85,34 @@ def test_check_real_check_real(sandbox: Sandbox) -> None:
     }
 
 
+def test_check_shows_exactly_the_drift(sandbox: Sandbox) -> None:
+    namespace = sandbox.new_namespace("drift")
+    ok(sandbox.converge(namespace))
+    net = client.NetworkingV1Api(sandbox.api())
+    # Someone edits one Ingress by hand and deletes another.
+    grafana = net.read_namespaced_ingress("grafana", namespace)
+    grafana.spec.rules[0].host = "hand-edited.local.test"
+    net.replace_namespaced_ingress("grafana", namespace, grafana)
+    net.delete_namespaced_ingress("static", namespace)
+
+    check = sandbox.converge(namespace, "--check", "--diff")
+    assert ok(check)["changed"] == 1  # the Ingress set's task only
+    assert check.writes() == [], check.writes()
+    headers = sorted(line for line in check.output.splitlines() if line.startswith("+++ after: "))
+    assert headers == [f"+++ after: Ingress {namespace}/grafana", f"+++ after: Ingress {namespace}/static"]
+    removed = [line for line in check.output.splitlines() if line.startswith("-") and "hand-edited" in line]
+    assert [line.split("host:")[1].strip() for line in removed] == ["hand-edited.local.test"], removed
+    assert net.read_namespaced_ingress("grafana", namespace).spec.rules[0].host == "hand-edited.local.test"
+
+    real = sandbox.converge(namespace)
+    assert ok(real)["changed"] == 1
+    assert sorted((e["method"], e["path"].rsplit("/", 1)[1]) for e in real.writes()) == [
+        ("PATCH", "grafana"),
+        ("PATCH", "static"),
+    ]
+    assert net.read_namespaced_ingress("grafana", namespace).spec.rules[0].host != "hand-edited.local.test"
+
+
 def test_two_members_in_one_cluster_reach_no_change(sandbox: Sandbox, tmp_path: Path) -> None:
     namespaces = {m: f"{m}-{uuid.uuid4().hex[:6]}" for m in ("alpha", "beta")}
     members: dict[str, dict[str, Any]] = {
@@ -129,6 +157,7 @@ def test_two_members_in_one_cluster_reach_no_change(sandbox: Sandbox, tmp_path: 
 
 
 def test_prune_deletes_only_what_left_the_inventory(sandbox: Sandbox) -> None:
+    # The case under test needs objects that are not the member's in its namespace beforehand.
     namespace = sandbox.create_namespace("prune")
     net = client.NetworkingV1Api(sandbox.api())
 
@@ -180,7 +209,7 @@ def _path(service: str) -> dict[str, Any]:
 
 
 def test_entrypoint_migration_patches_the_service_in_place(sandbox: Sandbox) -> None:
-    namespace = sandbox.create_namespace("migrate")
+    namespace = sandbox.new_namespace("migrate")
     core = client.CoreV1Api(sandbox.api())
 
     ok(sandbox.converge(namespace, extra_vars={"cluster_entrypoint_target": "ingress-nginx"}))
@@ -202,7 +231,7 @@ def test_entrypoint_migration_patches_the_service_in_place(sandbox: Sandbox) -> 
 
 
 def test_a_failing_member_leaves_the_other_converged(sandbox: Sandbox, tmp_path: Path) -> None:
-    good_ns = sandbox.create_namespace("good")
+    good_ns = sandbox.new_namespace("good")
     # The broken member's API server is gone: its kubeconfig points at a closed port.
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -231,7 +260,7 @@ def test_a_failing_member_leaves_the_other_converged(sandbox: Sandbox, tmp_path:
 
 
 def test_k3s_member_fails_before_any_write_when_a_load_balancer_holds_its_ports(sandbox: Sandbox) -> None:
-    namespace = sandbox.create_namespace("k3s")
+    namespace = sandbox.new_namespace("k3s")
     leftovers = sandbox.create_namespace("k3s-leftover")
     core = client.CoreV1Api(sandbox.api())
     # What a k3s node keeps if its bundled traefik was not disabled.
