@@ -208,7 +208,9 @@ def _open(address: str, port: int, deadline: Deadline) -> socket.socket:
     Resolving a name is left to the system resolver and its own timeouts; an address is not resolved.
     """
     error: OSError = OSError(f"{address} resolves to no address")
-    for family, kind, proto, _, sockaddr in socket.getaddrinfo(address, port, type=socket.SOCK_STREAM):
+    for family, kind, proto, _canonname, sockaddr in socket.getaddrinfo(
+        address, port, type=socket.SOCK_STREAM
+    ):
         sock = socket.socket(family, kind, proto)
         try:
             deadline.arm(sock)

@@ -141,7 +141,7 @@ class Drip:
     def _accept(self) -> None:
         while not self.stop.is_set():
             try:
-                conn, _ = self.listener.accept()
+                conn, _peer = self.listener.accept()
             except TimeoutError:
                 continue
             thread = threading.Thread(target=self._answer, args=(conn,), daemon=True)
