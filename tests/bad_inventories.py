@@ -324,5 +324,14 @@ CASES: dict[str, tuple[dict[str, Any], str]] = {
         },
         "does not match cert_manager_chart_version v1.20.1",
     ),
+    # Not pinned: Helm would install the newest chart the range matches.
+    "cert-manager-chart-version-range": (
+        {"cert_manager_chart_version": "~1.20"},
+        "member cert-manager-chart-version-range: cert_manager_chart_version: ~1.20 is not one exact chart version",
+    ),
+    "traefik-chart-version-range": (
+        {"traefik_chart_version": "41.x"},
+        "member traefik-chart-version-range: traefik_chart_version: 41.x is not a 41.x chart version",
+    ),
     "default-issuer-unknown": ({"cert_manager_default_issuer": "zerossl"}, "cert_manager_default_issuer"),
 }
