@@ -26,7 +26,8 @@ options:
     description:
       - The settings, a mapping whose keys are the keyword arguments below other than O(member).
       - Keys are C(namespace) (required), C(entrypoint_name), C(ingress_class), C(replicas),
-        C(log_level), C(responding_timeout), C(resources), C(redirect_middlewares), C(overrides).
+        C(log_level), C(responding_timeout), C(resources), C(tls_min_version), C(tls_cipher_suites),
+        C(redirect_middlewares), C(overrides).
     type: dict
     required: true
   member:
@@ -40,7 +41,7 @@ options:
       - Fields are the keys of O(_input) and C(member). A field not given is named by the traefik role's
         variable (C(traefik_namespace), C(traefik_entrypoint_service), C(traefik_ingress_class),
         C(traefik_replicas), C(traefik_log_level), C(traefik_responding_timeout), C(traefik_resources),
-        C(traefik_redirect_middlewares), C(traefik_values_overrides); C(member) by C(inventory_hostname)).
+        C(traefik_tls_min_version), C(traefik_tls_cipher_suites), C(traefik_redirect_middlewares), C(traefik_values_overrides); C(member) by C(inventory_hostname)).
     type: dict
     default: {}
 """

@@ -15,6 +15,7 @@ role's own variable names (``TRAEFIK_KEYS``, ...).
 from __future__ import annotations
 
 import copy
+import difflib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -67,6 +68,43 @@ _TARGET_PORTS: dict[str, tuple[str, str]] = {
     "ingress-nginx": ("http", "https"),
 }
 _TARGETS = ("traefik", "ingress-nginx", "custom")
+
+# The oldest TLS version traefik accepts, as an inventory writes it -> traefik's name.
+TLS_VERSIONS: dict[str, str] = {"1.2": "VersionTLS12", "1.3": "VersionTLS13"}
+# Mozilla's "intermediate" server profile (ssl-config.mozilla.org, v5.7), in Go's names: ECDHE key
+# exchange with AEAD ciphers only. Its DHE suites have no Go implementation; TLS 1.3 suites are
+# not configurable in Go and all of Go's are in the profile.
+MOZILLA_INTERMEDIATE_CIPHERS: tuple[str, ...] = (
+    "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+    "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+    "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+    "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+    "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305",
+    "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305",
+)
+# Every TLS 1.2 suite Go (so traefik) knows by name: anything else is a typo traefik would refuse.
+_GO_CIPHERS = frozenset(
+    {
+        *MOZILLA_INTERMEDIATE_CIPHERS,
+        "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+        "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+        "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA",
+        "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA",
+        "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA",
+        "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA",
+        "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256",
+        "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256",
+        "TLS_RSA_WITH_AES_128_GCM_SHA256",
+        "TLS_RSA_WITH_AES_256_GCM_SHA384",
+        "TLS_RSA_WITH_AES_128_CBC_SHA",
+        "TLS_RSA_WITH_AES_256_CBC_SHA",
+        "TLS_RSA_WITH_AES_128_CBC_SHA256",
+        "TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA",
+        "TLS_RSA_WITH_3DES_EDE_CBC_SHA",
+    }
+)
+# traefik applies the TLS option named `default` to every router that names no other.
+TLS_OPTION = "default"
 _LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL", "PANIC")
 _RESOURCES = ("cpu", "memory", "ephemeral-storage")
 
@@ -81,6 +119,8 @@ TRAEFIK_KEYS: Mapping[str, str] = {
     "log_level": "traefik_log_level",
     "responding_timeout": "traefik_responding_timeout",
     "resources": "traefik_resources",
+    "tls_min_version": "traefik_tls_min_version",
+    "tls_cipher_suites": "traefik_tls_cipher_suites",
     "redirect_middlewares": "traefik_redirect_middlewares",
     "overrides": "traefik_values_overrides",
 }
@@ -189,6 +229,21 @@ def _overrides(issues: Issues, key: str, value: object) -> Mapping[str, Any]:
     return spec if spec is not None else {}
 
 
+def _cipher_suites(issues: Issues, key: str, value: object) -> list[str]:
+    suites: list[str] = []
+    for item_key, suite in issues.entries(value, key, "a list of cipher suite names", "cipher suite"):
+        name = issues.string(suite, item_key)
+        if name is None:
+            continue
+        if name not in _GO_CIPHERS:
+            close = difflib.get_close_matches(name, sorted(_GO_CIPHERS), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            issues.add(item_key, f"{name!r} is not a TLS 1.2 cipher suite traefik knows{hint}")
+            continue
+        suites.append(name)
+    return suites
+
+
 def _redirect_middlewares(issues: Issues, key: str, value: object) -> JSON:
     """The member state's `redirect_middlewares`: redirectRegex middlewares by name."""
     spec = issues.mapping(value, key, "a mapping of middleware name to redirectRegex middleware")
@@ -219,6 +274,8 @@ def traefik_values(
     log_level: str = "INFO",
     responding_timeout: str = "600s",
     resources: Mapping[str, Any] | None = None,
+    tls_min_version: str = "1.2",
+    tls_cipher_suites: Sequence[str] = MOZILLA_INTERMEDIATE_CIPHERS,
     redirect_middlewares: Mapping[str, Any] | None = None,
     overrides: Mapping[str, Any] | None = None,
     keys: Mapping[str, str] | None = None,
@@ -243,6 +300,12 @@ def traefik_values(
         issues.add(k("log_level"), f"{log_level!r} is not one of {', '.join(_LOG_LEVELS)}")
     issues.valid(responding_timeout, k("responding_timeout"), "duration", _names.duration)
     checked_resources = _resources(issues, k("resources"), resources if resources is not None else {})
+    if tls_min_version not in TLS_VERSIONS:
+        issues.add(
+            k("tls_min_version"),
+            f"{tls_min_version!r} is not one of {', '.join(map(repr, TLS_VERSIONS))} (TLS 1.0 and 1.1 are not offered)",
+        )
+    suites = _cipher_suites(issues, k("tls_cipher_suites"), tls_cipher_suites)
     extra = _redirect_middlewares(
         issues, k("redirect_middlewares"), redirect_middlewares if redirect_middlewares is not None else {}
     )
@@ -267,7 +330,22 @@ def traefik_values(
             # On by default in the chart; this collection only speaks Ingress.
             "kubernetesCRD": {"enabled": False},
             "kubernetesGateway": {"enabled": False},
-            "file": {"enabled": True, "watch": True, "content": {"http": {"middlewares": middlewares}}},
+            "file": {
+                "enabled": True,
+                "watch": True,
+                "content": {
+                    "http": {"middlewares": middlewares},
+                    # In the file provider: the chart's `tlsOptions` are CRD objects, and the CRD provider is off.
+                    "tls": {
+                        "options": {
+                            TLS_OPTION: {
+                                "minVersion": TLS_VERSIONS[tls_min_version],
+                                "cipherSuites": suites,
+                            }
+                        }
+                    },
+                },
+            },
         },
         # The member's cluster entrypoint is the only public Service.
         "service": {"enabled": False},

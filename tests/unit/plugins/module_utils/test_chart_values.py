@@ -252,6 +252,11 @@ def test_traefik_overrides_are_merged_last() -> None:
         ({"redirect_middlewares": ["redirect-a"]}, "traefik_redirect_middlewares"),
         ({"overrides": ["not", "a", "mapping"]}, "traefik_values_overrides"),
         ({"ingress_class": "Traefik!"}, "traefik_ingress_class"),
+        ({"tls_min_version": "1.1"}, "traefik_tls_min_version"),
+        ({"tls_min_version": "VersionTLS10"}, "traefik_tls_min_version"),
+        ({"tls_cipher_suites": []}, "traefik_tls_cipher_suites"),
+        ({"tls_cipher_suites": "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"}, "traefik_tls_cipher_suites"),
+        ({"tls_cipher_suites": ["ECDHE-RSA-AES128-GCM-SHA256"]}, "traefik_tls_cipher_suites[0]"),
     ],
 )
 def test_traefik_values_reject_bad_input_naming_member_and_key(kwargs: dict[str, Any], key: str) -> None:
@@ -260,6 +265,39 @@ def test_traefik_values_reject_bad_input_naming_member_and_key(kwargs: dict[str,
     assert any(str(issue).startswith(f"member m1: {key}:") for issue in caught.value.issues), (
         caught.value.issues
     )
+
+
+def test_every_router_gets_tls_1_2_and_mozilla_intermediate_ciphers_by_default() -> None:
+    content = _traefik()["providers"]["file"]["content"]
+    # `default` is the TLS option of every router that names none (the member's never do).
+    assert content["tls"]["options"] == {
+        "default": {
+            "minVersion": "VersionTLS12",
+            "cipherSuites": [
+                "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+                "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+                "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+                "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+                "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305",
+                "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305",
+            ],
+        }
+    }
+
+
+def test_the_tls_settings_are_configurable() -> None:
+    suites = ["TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384"]
+    options = _traefik(tls_min_version="1.3", tls_cipher_suites=suites)["providers"]["file"]["content"]["tls"]
+    assert options["options"]["default"] == {"minVersion": "VersionTLS13", "cipherSuites": suites}
+
+
+def test_a_misspelt_cipher_suite_gets_a_suggestion() -> None:
+    with pytest.raises(MemberError) as caught:
+        _traefik(tls_cipher_suites=["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA265"])
+    assert [str(i) for i in caught.value.issues] == [
+        "member m1: traefik_tls_cipher_suites[0]: 'TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA265' is not a TLS 1.2"
+        " cipher suite traefik knows; did you mean 'TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256'?"
+    ]
 
 
 def test_traefik_values_report_every_problem_at_once() -> None:
