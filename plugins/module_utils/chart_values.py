@@ -23,6 +23,7 @@ from ansible_collections.binder.ingress.plugins.module_utils import _names
 from ansible_collections.binder.ingress.plugins.module_utils.constants import (
     MIDDLEWARE_DEFAULT,
     MIDDLEWARE_HARBOR,
+    MIDDLEWARE_HSTS,
     MIDDLEWARE_HUB,
     SET_CLUSTER_ISSUERS,
     SET_ENTRYPOINT,
@@ -56,6 +57,10 @@ _BODY_LIMITS = {MIDDLEWARE_HARBOR: 0, MIDDLEWARE_HUB: 64_000_000, MIDDLEWARE_DEF
 # The file-provider middlewares every member gets, the ones the model lets Ingresses name:
 # request body limits in bytes (0 means no limit). Ingresses name them as `<name>@file`.
 BUFFERING_MIDDLEWARES: dict[str, int] = {name: _BODY_LIMITS[name] for name in TRAEFIK_MIDDLEWARES}
+# Every file-provider middleware the role defines itself: no redirect middleware may take these names.
+_OWN_MIDDLEWARES = frozenset({*BUFFERING_MIDDLEWARES, MIDDLEWARE_HSTS})
+# Strict-Transport-Security max-age: browsers' preload lists and Mozilla ask for at least a year.
+HSTS_MIN_MAX_AGE = 31_536_000
 
 ACME_SERVERS: dict[str, str] = {
     "letsencrypt-staging": "https://acme-staging-v02.api.letsencrypt.org/directory",
@@ -121,6 +126,8 @@ TRAEFIK_KEYS: Mapping[str, str] = {
     "resources": "traefik_resources",
     "tls_min_version": "traefik_tls_min_version",
     "tls_cipher_suites": "traefik_tls_cipher_suites",
+    "hsts_max_age": "traefik_hsts_max_age",
+    "hsts_include_subdomains": "traefik_hsts_include_subdomains",
     "redirect_middlewares": "traefik_redirect_middlewares",
     "overrides": "traefik_values_overrides",
 }
@@ -250,7 +257,7 @@ def _redirect_middlewares(issues: Issues, key: str, value: object) -> JSON:
     result: JSON = {}
     for name, middleware in (spec or {}).items():
         item_key = f"{key}.{name}"
-        if name in BUFFERING_MIDDLEWARES:
+        if name in _OWN_MIDDLEWARES:
             issues.add(item_key, f"{name!r} is a middleware the traefik role defines itself")
             continue
         # The model names every redirect middleware so that this holds (redirect_middleware_name).
@@ -276,6 +283,8 @@ def traefik_values(
     resources: Mapping[str, Any] | None = None,
     tls_min_version: str = "1.2",
     tls_cipher_suites: Sequence[str] = MOZILLA_INTERMEDIATE_CIPHERS,
+    hsts_max_age: int = HSTS_MIN_MAX_AGE,
+    hsts_include_subdomains: bool = False,
     redirect_middlewares: Mapping[str, Any] | None = None,
     overrides: Mapping[str, Any] | None = None,
     keys: Mapping[str, str] | None = None,
@@ -306,6 +315,14 @@ def traefik_values(
             f"{tls_min_version!r} is not one of {', '.join(map(repr, TLS_VERSIONS))} (TLS 1.0 and 1.1 are not offered)",
         )
     suites = _cipher_suites(issues, k("tls_cipher_suites"), tls_cipher_suites)
+    if not _is_int(hsts_max_age) or not (hsts_max_age == 0 or hsts_max_age >= HSTS_MIN_MAX_AGE):
+        issues.add(
+            k("hsts_max_age"),
+            f"must be at least {HSTS_MIN_MAX_AGE} seconds (one year), or 0 to send no HSTS header,"
+            f" got {hsts_max_age!r}",
+        )
+    if not isinstance(hsts_include_subdomains, bool):
+        issues.add(k("hsts_include_subdomains"), f"must be a boolean, got {kind(hsts_include_subdomains)}")
     extra = _redirect_middlewares(
         issues, k("redirect_middlewares"), redirect_middlewares if redirect_middlewares is not None else {}
     )
@@ -315,6 +332,13 @@ def traefik_values(
     middlewares: JSON = {
         name: {"buffering": {"maxRequestBodyBytes": limit}} for name, limit in BUFFERING_MIDDLEWARES.items()
     }
+    websecure_http: JSON = {}
+    if hsts_max_age:
+        middlewares[MIDDLEWARE_HSTS] = {
+            "headers": {"stsSeconds": hsts_max_age, "stsIncludeSubdomains": hsts_include_subdomains}
+        }
+        # On the entry point, so every router there (every TLS host) sends it, whatever its own middlewares.
+        websecure_http["middlewares"] = [f"{MIDDLEWARE_HSTS}@file"]
     middlewares.update(copy.deepcopy(dict(extra)))
 
     values: JSON = {
@@ -362,6 +386,7 @@ def traefik_values(
             },
             "websecure": {
                 "port": 443,
+                **({"http": websecure_http} if websecure_http else {}),
                 # Long-lived websockets (notebook kernels) outlive traefik's 60 s default.
                 "transport": {
                     "respondingTimeouts": {

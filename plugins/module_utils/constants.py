@@ -18,6 +18,7 @@ __all__ = [
     "MANAGED_BY",
     "MIDDLEWARE_DEFAULT",
     "MIDDLEWARE_HARBOR",
+    "MIDDLEWARE_HSTS",
     "MIDDLEWARE_HUB",
     "REDIRECTOR",
     "REDIRECTOR_SERVICE",
@@ -42,6 +43,8 @@ SET_INGRESSES = "ingresses"
 MIDDLEWARE_HUB = "hub"
 MIDDLEWARE_HARBOR = "harbor"
 MIDDLEWARE_DEFAULT = "default"
+# The HSTS headers middleware the traefik role puts on its websecure entry point (every router there).
+MIDDLEWARE_HSTS = "hsts"
 
 # The redirector component and its selector-less Service.
 REDIRECTOR = "redirector"

@@ -10,13 +10,31 @@ from collections.abc import Iterator
 
 import pytest
 import yaml
-from harness import Member, local_member
+from harness import Member, local_member, probe
 
 from sandbox.demo import LB_ADDRESS
 
 COMPONENTS = local_member()["binder_ingresses_components"]
 HUB = COMPONENTS["jupyterhub"]["hosts"][0]
 BINDER = COMPONENTS["binderhub"]["hosts"][0]
+STATIC = COMPONENTS["static"]["hosts"][0]
+ONE_YEAR = 31536000
+
+
+def _hosts() -> list[str]:
+    """Every host of the inventory: components' hosts, buckets' hosts and redirects' sources."""
+    hosts: list[str] = []
+    for name, spec in COMPONENTS.items():
+        if name == "gcs-proxy":
+            hosts += [b["host"] for b in spec["buckets"]]
+        elif name == "redirector":
+            hosts += [r["from"] for r in spec["redirects"]]
+        else:
+            hosts += spec["hosts"]
+    return sorted(hosts)
+
+
+HOSTS = _hosts()
 
 # OpenSSL's names of Mozilla's "intermediate" TLS 1.2 suites for the stand-in's EC certificates,
 # and suites outside the profile that Go (so traefik) would offer by default.
@@ -75,6 +93,35 @@ def test_tls_1_3_succeeds(member: Member) -> None:
     assert _handshake(member.websecure, _client(ssl.TLSVersion.TLSv1_3))[0] == "TLSv1.3"
 
 
+# --- HSTS ---------------------------------------------------------------------------------
+
+
+def _hsts(header: str) -> dict[str, str]:
+    directives = (part.strip().partition("=") for part in header.split(";") if part.strip())
+    return {name.lower(): value for name, _, value in directives}
+
+
+@pytest.mark.parametrize("host", HOSTS)
+def test_every_tls_host_sends_hsts_for_at_least_a_year_without_subdomains(member: Member, host: str) -> None:
+    # The static host's only path, and / elsewhere: a backend's page, a redirect, or the static
+    # host's 404 for its root (traefik's own answers on websecure carry it too).
+    path = "/badge.svg" if host == STATIC else "/"
+    answer = probe(host, path, member.websecure, member.sandbox.ca_file)
+    assert answer.error == ""
+    header = answer.headers.get("strict-transport-security")
+    assert header, f"{host}{path}: {answer.status} without Strict-Transport-Security"
+    directives = _hsts(header)
+    assert int(directives["max-age"]) >= ONE_YEAR
+    assert "includesubdomains" not in directives
+
+
+def test_hsts_comes_with_backend_errors_too(member: Member) -> None:
+    answer = probe(BINDER, "/", member.websecure, member.sandbox.ca_file, headers={"X-Sandbox-Fail": "502"})
+    assert answer.status == 502
+    assert int(_hsts(answer.headers["strict-transport-security"])["max-age"]) >= ONE_YEAR
+
+
+# Last: it upgrades the release, and restores the converge's values after its one test.
 @pytest.fixture
 def legacy_tls(member: Member) -> Iterator[Member]:
     """The release upgraded with the converge's values but traefik's TLS option opened to TLS 1.0 and

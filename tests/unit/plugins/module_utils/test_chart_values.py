@@ -67,7 +67,8 @@ TRAEFIK_KEYS: dict[str, set[str]] = {
     "ports.web.http": {"redirections"},
     "ports.web.http.redirections": {"entryPoint"},
     "ports.web.http.redirections.entryPoint": {"to", "scheme", "permanent"},
-    "ports.websecure": {"port", "transport"},
+    "ports.websecure": {"port", "transport", "http"},
+    "ports.websecure.http": {"middlewares"},
     "ports.websecure.transport": {"respondingTimeouts"},
     "ports.websecure.transport.respondingTimeouts": {"readTimeout", "idleTimeout"},
     "log": {"level"},
@@ -252,6 +253,14 @@ def test_traefik_overrides_are_merged_last() -> None:
         ({"redirect_middlewares": ["redirect-a"]}, "traefik_redirect_middlewares"),
         ({"overrides": ["not", "a", "mapping"]}, "traefik_values_overrides"),
         ({"ingress_class": "Traefik!"}, "traefik_ingress_class"),
+        ({"hsts_max_age": 86400}, "traefik_hsts_max_age"),
+        ({"hsts_max_age": -1}, "traefik_hsts_max_age"),
+        ({"hsts_max_age": "31536000"}, "traefik_hsts_max_age"),
+        ({"hsts_include_subdomains": "yes"}, "traefik_hsts_include_subdomains"),
+        (
+            {"redirect_middlewares": {"hsts": {"redirectRegex": {}}}},
+            "traefik_redirect_middlewares.hsts",
+        ),
         ({"tls_min_version": "1.1"}, "traefik_tls_min_version"),
         ({"tls_min_version": "VersionTLS10"}, "traefik_tls_min_version"),
         ({"tls_cipher_suites": []}, "traefik_tls_cipher_suites"),
@@ -283,6 +292,23 @@ def test_every_router_gets_tls_1_2_and_mozilla_intermediate_ciphers_by_default()
             ],
         }
     }
+
+
+def test_every_https_answer_gets_hsts_for_a_year_without_subdomains_by_default() -> None:
+    values = _traefik()
+    middlewares = values["providers"]["file"]["content"]["http"]["middlewares"]
+    assert middlewares["hsts"] == {"headers": {"stsSeconds": 31536000, "stsIncludeSubdomains": False}}
+    # On the websecure entry point: every router there, whatever middlewares its Ingress names.
+    assert values["ports"]["websecure"]["http"] == {"middlewares": ["hsts@file"]}
+
+
+def test_hsts_is_configurable_and_can_be_turned_off() -> None:
+    values = _traefik(hsts_max_age=63072000, hsts_include_subdomains=True)
+    headers = values["providers"]["file"]["content"]["http"]["middlewares"]["hsts"]["headers"]
+    assert headers == {"stsSeconds": 63072000, "stsIncludeSubdomains": True}
+    off = _traefik(hsts_max_age=0)
+    assert "hsts" not in off["providers"]["file"]["content"]["http"]["middlewares"]
+    assert "http" not in off["ports"]["websecure"]
 
 
 def test_the_tls_settings_are_configurable() -> None:
