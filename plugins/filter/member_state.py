@@ -47,13 +47,24 @@ options:
       - Whether every Ingress carries the annotation C(kubernetes.io/tls-acme) set to C("true"), for cert-manager's ingress-shim.
     type: bool
     default: true
+  entrypoints:
+    description:
+      - The traefik entry points every Ingress's routers attach to, in the annotation
+        C(traefik.ingress.kubernetes.io/router.entrypoints).
+      - Only C(websecure) by default, so that plain HTTP reaches none of the member's backends, not even at
+        C(/.well-known/acme-challenge/) (which the traefik role's C(allowACMEByPass) lets past the HTTPS
+        redirect for cert-manager's solvers).
+    type: list
+    elements: string
+    default: [websecure]
   keys:
     description:
       - Input field to the variable the user wrote it in, so that errors name that variable, for example
         C(dict(namespace='binder_namespace')) when the namespace comes from C(binder_namespace).
-      - Fields are C(components) (the input), C(member), C(namespace), C(ingress_class) and C(tls_acme).
-        A field not given is named by the binder_ingresses role's variable (C(binder_ingresses_components),
-        C(binder_ingresses_namespace), C(binder_ingresses_ingress_class), C(binder_ingresses_tls_acme);
+      - Fields are C(components) (the input), C(member), C(namespace), C(ingress_class), C(tls_acme) and
+        C(entrypoints). A field not given is named by the binder_ingresses role's variable
+        (C(binder_ingresses_components), C(binder_ingresses_namespace), C(binder_ingresses_ingress_class),
+        C(binder_ingresses_tls_acme), C(binder_ingresses_entrypoints);
         C(member) by C(inventory_hostname)).
     type: dict
     default: {}
@@ -130,9 +141,10 @@ def member_state(
     ingress_class: t.Any = "traefik",
     tls_acme: t.Any = True,
     keys: t.Any = None,
+    entrypoints: t.Any = None,
 ) -> dict[str, t.Any]:
     """The member's ingress state as a JSON-able dict."""
-    state = build_state(_NAME, components, member, namespace, ingress_class, tls_acme, keys)
+    state = build_state(_NAME, components, member, namespace, ingress_class, tls_acme, keys, entrypoints)
     return state.as_dict()
 
 

@@ -21,6 +21,8 @@ from typing import Any
 
 from ansible_collections.binder.ingress.plugins.module_utils import _names
 from ansible_collections.binder.ingress.plugins.module_utils.constants import (
+    ENTRYPOINT_WEB,
+    ENTRYPOINT_WEBSECURE,
     MIDDLEWARE_DEFAULT,
     MIDDLEWARE_HARBOR,
     MIDDLEWARE_HSTS,
@@ -126,6 +128,7 @@ TRAEFIK_KEYS: Mapping[str, str] = {
     "resources": "traefik_resources",
     "tls_min_version": "traefik_tls_min_version",
     "tls_cipher_suites": "traefik_tls_cipher_suites",
+    "http_redirect": "traefik_http_redirect",
     "hsts_max_age": "traefik_hsts_max_age",
     "hsts_include_subdomains": "traefik_hsts_include_subdomains",
     "redirect_middlewares": "traefik_redirect_middlewares",
@@ -283,6 +286,7 @@ def traefik_values(
     resources: Mapping[str, Any] | None = None,
     tls_min_version: str = "1.2",
     tls_cipher_suites: Sequence[str] = MOZILLA_INTERMEDIATE_CIPHERS,
+    http_redirect: bool = True,
     hsts_max_age: int = HSTS_MIN_MAX_AGE,
     hsts_include_subdomains: bool = False,
     redirect_middlewares: Mapping[str, Any] | None = None,
@@ -321,6 +325,8 @@ def traefik_values(
             f"must be at least {HSTS_MIN_MAX_AGE} seconds (one year), or 0 to send no HSTS header,"
             f" got {hsts_max_age!r}",
         )
+    if not isinstance(http_redirect, bool):
+        issues.add(k("http_redirect"), f"must be a boolean, got {kind(http_redirect)}")
     if not isinstance(hsts_include_subdomains, bool):
         issues.add(k("hsts_include_subdomains"), f"must be a boolean, got {kind(hsts_include_subdomains)}")
     extra = _redirect_middlewares(
@@ -332,6 +338,18 @@ def traefik_values(
     middlewares: JSON = {
         name: {"buffering": {"maxRequestBodyBytes": limit}} for name, limit in BUFFERING_MIDDLEWARES.items()
     }
+    web_redirect: JSON = {}
+    if http_redirect:
+        web_redirect = {
+            # Lets cert-manager's http01 solvers through the redirect. Only they answer on web: the
+            # member's own Ingresses are pinned to websecure (the model's entrypoints annotation).
+            "allowACMEByPass": True,
+            "http": {
+                "redirections": {
+                    "entryPoint": {"to": ENTRYPOINT_WEBSECURE, "scheme": "https", "permanent": True}
+                }
+            },
+        }
     websecure_http: JSON = {}
     if hsts_max_age:
         middlewares[MIDDLEWARE_HSTS] = {
@@ -376,15 +394,8 @@ def traefik_values(
         "api": {"dashboard": False},
         "ingressRoute": {"dashboard": {"enabled": False}},
         "ports": {
-            "web": {
-                "port": 80,
-                # Let http01 challenges through the global HTTP->HTTPS redirect.
-                "allowACMEByPass": True,
-                "http": {
-                    "redirections": {"entryPoint": {"to": "websecure", "scheme": "https", "permanent": True}}
-                },
-            },
-            "websecure": {
+            ENTRYPOINT_WEB: {"port": 80, **web_redirect},
+            ENTRYPOINT_WEBSECURE: {
                 "port": 443,
                 **({"http": websecure_http} if websecure_http else {}),
                 # Long-lived websockets (notebook kernels) outlive traefik's 60 s default.

@@ -21,6 +21,7 @@ from typing import Any, TypeAlias
 
 from ansible_collections.binder.ingress.plugins.module_utils import _names
 from ansible_collections.binder.ingress.plugins.module_utils.constants import (
+    ENTRYPOINT_WEBSECURE,
     LABEL_COMPONENT,
     LABEL_MANAGED_BY,
     LABEL_MEMBER,
@@ -61,6 +62,7 @@ MEMBER_KEYS: Mapping[str, str] = {
     "namespace": "binder_ingresses_namespace",
     "ingress_class": "binder_ingresses_ingress_class",
     "tls_acme": "binder_ingresses_tls_acme",
+    "entrypoints": "binder_ingresses_entrypoints",
 }
 
 # The middlewares the traefik role defines in its file provider, besides one per redirect. The
@@ -73,6 +75,7 @@ FILE_PROVIDER = "file"
 ANNOTATION_TLS_ACME = "kubernetes.io/tls-acme"
 ANNOTATION_MIDDLEWARES = "traefik.ingress.kubernetes.io/router.middlewares"
 ANNOTATION_LEGACY_CLASS = "kubernetes.io/ingress.class"
+ANNOTATION_ENTRYPOINTS = "traefik.ingress.kubernetes.io/router.entrypoints"
 # Set by the model itself; a component's `annotations` must not fight over them.
 _RESERVED_ANNOTATIONS = {
     ANNOTATION_LEGACY_CLASS: (
@@ -80,6 +83,7 @@ _RESERVED_ANNOTATIONS = {
     ),
     ANNOTATION_MIDDLEWARES: "must not be set here: use the component's `middlewares` key",
     ANNOTATION_TLS_ACME: "must not be set here: it follows the role's binder_ingresses_tls_acme",
+    ANNOTATION_ENTRYPOINTS: "must not be set here: it follows the role's binder_ingresses_entrypoints",
 }
 
 REDIRECTOR_PORT = 80
@@ -1024,11 +1028,19 @@ def _port_ref(port: Port) -> dict[str, Port]:
 
 
 def _ingress_manifest(
-    ingress: _Ingress, member: str, namespace: str, ingress_class: str, tls_acme: bool
+    ingress: _Ingress,
+    member: str,
+    namespace: str,
+    ingress_class: str,
+    tls_acme: bool,
+    entrypoints: Sequence[str],
 ) -> Manifest:
     annotations: dict[str, str] = {}
     if tls_acme:
         annotations[ANNOTATION_TLS_ACME] = "true"
+    # Without it traefik attaches the router to every entry point, web included, where
+    # allowACMEByPass lets /.well-known/acme-challenge/ through to the member's own backends.
+    annotations[ANNOTATION_ENTRYPOINTS] = ",".join(entrypoints)
     if ingress.middlewares:
         annotations[ANNOTATION_MIDDLEWARES] = ",".join(ingress.middlewares)
     annotations.update(ingress.annotations)
@@ -1099,6 +1111,15 @@ def _redirector_service(member: str, namespace: str) -> Manifest:
 # Public API
 
 
+def _entrypoints(r: Issues, value: Any, key: str) -> list[str]:
+    names: list[str] = []
+    for item_key, item in r.entries(value, key, "a list of traefik entry point names", "entry point"):
+        name = r.valid(item, item_key, "entry point name (DNS-1123 label)", _names.dns1123_label)
+        if name is not None and name not in names:
+            names.append(name)
+    return names
+
+
 def check_member(r: Issues, member: Any) -> None:
     """The member's name: it becomes a label value on everything, so it must be one."""
     if not isinstance(member, str):
@@ -1129,11 +1150,14 @@ def build_member(
     namespace: str,
     ingress_class: str = "traefik",
     tls_acme: bool = True,
+    entrypoints: Sequence[str] = (ENTRYPOINT_WEBSECURE,),
     keys: Mapping[str, str] | None = None,
 ) -> MemberState:
     """Build and validate a member's ingress state; raise MemberError with every problem found.
 
-    `keys` maps the inputs (`member`, `components`, `namespace`, `ingress_class`) to the
+    `entrypoints` are the traefik entry points every Ingress's routers attach to (only websecure by
+    default: plain HTTP then reaches no member backend, only the redirect and the ACME solvers).
+    `keys` maps the inputs (`member`, `components`, `namespace`, `ingress_class`, ...) to the
     variables the user wrote, over MEMBER_KEYS.
     """
     r = Issues(str(member), {**MEMBER_KEYS, **(keys or {})})
@@ -1147,6 +1171,7 @@ def build_member(
     )
     if not isinstance(tls_acme, bool):
         r.add(r.key("tls_acme"), f"must be a boolean, got {kind(tls_acme)}")
+    pinned = _entrypoints(r, entrypoints, r.key("entrypoints"))
     key = r.key("components")
     catalogue = r.mapping(components, key, "a mapping of component name to its settings")
     ingresses: list[_Ingress] = []
@@ -1169,7 +1194,7 @@ def build_member(
     if r.items:
         raise MemberError(r.items)
 
-    manifests = [_ingress_manifest(i, member, namespace, ingress_class, tls_acme) for i in ingresses]
+    manifests = [_ingress_manifest(i, member, namespace, ingress_class, tls_acme, pinned) for i in ingresses]
     redirect_by_source = {rd.source: rd for rd in redirects}
     routes = [
         Route(

@@ -132,6 +132,7 @@ def build_state(
     ingress_class: t.Any,
     tls_acme: t.Any,
     keys: t.Any = None,
+    entrypoints: t.Any = None,
 ) -> MemberState:
     """Check the options and build the member's state; `name` is the calling filter's."""
     member = check_member(name, member)
@@ -144,5 +145,6 @@ def build_state(
         namespace=namespace,
         ingress_class=ingress_class,
         tls_acme=tls_acme,
+        **({} if entrypoints is None else {"entrypoints": entrypoints}),
         keys=variables,
     )

@@ -4,17 +4,23 @@ entrypoint, traefik's own endpoints, the access log and Harbor's request bodies.
 
 from __future__ import annotations
 
+import json
 import socket
 import ssl
+import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import yaml
+from ansible_collections.binder.ingress.plugins.module_utils import _probe
 from harness import Member, local_member, probe
 
 from sandbox.demo import LB_ADDRESS
 
-COMPONENTS = local_member()["binder_ingresses_components"]
+MEMBER = local_member()
+NAMESPACE = MEMBER["binder_namespace"]
+COMPONENTS = MEMBER["binder_ingresses_components"]
 HUB = COMPONENTS["jupyterhub"]["hosts"][0]
 BINDER = COMPONENTS["binderhub"]["hosts"][0]
 STATIC = COMPONENTS["static"]["hosts"][0]
@@ -119,6 +125,109 @@ def test_hsts_comes_with_backend_errors_too(member: Member) -> None:
     answer = probe(BINDER, "/", member.websecure, member.sandbox.ca_file, headers={"X-Sandbox-Fail": "502"})
     assert answer.status == 502
     assert int(_hsts(answer.headers["strict-transport-security"])["max-age"]) >= ONE_YEAR
+
+
+# --- Plain HTTP: the redirect, and the ACME solvers only -------------------------------------
+
+# What cert-manager's http01 solver creates for a challenge: a Service for its pod and an Ingress
+# of the issuer's IngressClass routing exactly /.well-known/acme-challenge/<token> to it, no TLS.
+SOLVER = "cm-acme-http-solver-e2e7x"
+TOKEN = "Xn3Fq0e2eHardeningTokenR8mYwV5sK1aPzL0cT6uJ"
+CHALLENGE = f"/.well-known/acme-challenge/{TOKEN}"
+
+
+def _solver_objects(host: str) -> list[dict[str, Any]]:
+    labels = {
+        "acme.cert-manager.io/http01-solver": "true",
+        "acme.cert-manager.io/http-domain": "1234567890",
+        "acme.cert-manager.io/http-token": "987654321",
+    }
+    meta = {"name": SOLVER, "namespace": NAMESPACE, "labels": labels}
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": meta,
+            "spec": {
+                "type": "NodePort",
+                "selector": {"acme.cert-manager.io/http01-solver": "true"},
+                "ports": [{"name": "http", "port": 8089, "targetPort": 8089, "protocol": "TCP"}],
+            },
+        },
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "Ingress",
+            "metadata": {
+                **meta,
+                "annotations": {"nginx.ingress.kubernetes.io/whitelist-source-range": "0.0.0.0/0,::/0"},
+            },
+            "spec": {
+                "ingressClassName": MEMBER.get("binder_ingress_class", "traefik"),
+                "rules": [
+                    {
+                        "host": host,
+                        "http": {
+                            "paths": [
+                                {
+                                    "path": CHALLENGE,
+                                    "pathType": "ImplementationSpecific",
+                                    "backend": {"service": {"name": SOLVER, "port": {"number": 8089}}},
+                                }
+                            ]
+                        },
+                    }
+                ],
+            },
+        },
+    ]
+
+
+def _plain(member: Member, host: str, path: str) -> _probe.Answer:
+    return _probe.request(member.entrypoint.address, member.web, host, path, None)
+
+
+@pytest.fixture(scope="module")
+def solver(member: Member) -> Iterator[Member]:
+    """A solver for the hub host's certificate, as cert-manager would create it; removed afterwards."""
+    member.sandbox.apply(_solver_objects(HUB), field_manager="cert-manager-challenges")
+    try:
+        yield member
+    finally:
+        member.sandbox.kubectl("delete", "-n", NAMESPACE, "ingress,service", SOLVER, "--ignore-not-found")
+
+
+def test_the_acme_solver_answers_its_challenge_over_plain_http(solver: Member) -> None:
+    deadline = time.monotonic() + 30
+    while (answer := _plain(solver, HUB, CHALLENGE)).status != 200:
+        assert time.monotonic() < deadline, (
+            f"the solver's challenge never answered: {answer.status} {answer.body[:200]!r}"
+        )
+        time.sleep(0.3)
+    body = answer.json()
+    assert body is not None
+    assert (body["service"], body["namespace"], body["path"]) == (SOLVER, NAMESPACE, CHALLENGE)
+
+
+@pytest.mark.parametrize("host", HOSTS)
+def test_plain_http_acme_paths_of_member_hosts_reach_no_member_backend(solver: Member, host: str) -> None:
+    # With allowACMEByPass, a router also attached to `web` would hand this to the member's backend in
+    # cleartext; pinned to websecure, only the solver's own token path is served over plain HTTP.
+    for path in ("/.well-known/acme-challenge/x", "/.well-known/acme-challenge/", CHALLENGE + "x"):
+        answer = _plain(solver, host, path)
+        assert answer.error == ""
+        assert answer.json() is None, f"http://{host}{path} reached a backend: {answer.body[:200]!r}"
+        assert answer.status == 404 or answer.location.startswith(f"https://{host}"), (
+            answer.status,
+            answer.location,
+        )
+
+
+@pytest.mark.parametrize("host", HOSTS)
+def test_plain_http_is_redirected_to_https_on_every_host(member: Member, host: str) -> None:
+    answer = _plain(member, host, "/some/path?q=1")
+    assert answer.status in (301, 308)
+    # The local cluster redirects to its local websecure port where a member would use 443.
+    assert answer.location == f"https://{host}:{member.websecure}/some/path?q=1"
 
 
 # Last: it upgrades the release, and restores the converge's values after its one test.

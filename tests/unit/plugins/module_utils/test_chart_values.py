@@ -253,6 +253,7 @@ def test_traefik_overrides_are_merged_last() -> None:
         ({"redirect_middlewares": ["redirect-a"]}, "traefik_redirect_middlewares"),
         ({"overrides": ["not", "a", "mapping"]}, "traefik_values_overrides"),
         ({"ingress_class": "Traefik!"}, "traefik_ingress_class"),
+        ({"http_redirect": "no"}, "traefik_http_redirect"),
         ({"hsts_max_age": 86400}, "traefik_hsts_max_age"),
         ({"hsts_max_age": -1}, "traefik_hsts_max_age"),
         ({"hsts_max_age": "31536000"}, "traefik_hsts_max_age"),
@@ -309,6 +310,10 @@ def test_hsts_is_configurable_and_can_be_turned_off() -> None:
     off = _traefik(hsts_max_age=0)
     assert "hsts" not in off["providers"]["file"]["content"]["http"]["middlewares"]
     assert "http" not in off["ports"]["websecure"]
+
+
+def test_the_http_redirect_can_be_turned_off() -> None:
+    assert _traefik(http_redirect=False)["ports"]["web"] == {"port": 80}
 
 
 def test_the_tls_settings_are_configurable() -> None:
