@@ -230,6 +230,65 @@ def test_plain_http_is_redirected_to_https_on_every_host(member: Member, host: s
     assert answer.location == f"https://{host}:{member.websecure}/some/path?q=1"
 
 
+# --- traefik's own endpoints ---------------------------------------------------------------
+
+INTERNAL_PATHS = ("/api/rawdata", "/api/overview", "/api/http/routers", "/dashboard/", "/ping", "/metrics")
+
+
+@pytest.mark.parametrize("path", INTERNAL_PATHS)
+@pytest.mark.parametrize("host", [BINDER, STATIC, "unknown.local.test", "127.0.0.1", "localhost"])
+def test_traefiks_api_dashboard_metrics_and_ping_are_not_served_through_the_entrypoint(
+    member: Member, host: str, path: str
+) -> None:
+    https = _probe.request(LB_ADDRESS, member.websecure, host, path, _probe.Trust(verify=False))
+    assert https.error == ""
+    # A member backend may answer its own /metrics; traefik's own answer never comes.
+    body = https.json()
+    if body is not None:
+        assert body["host"].split(":")[0] == host, body
+    else:
+        assert _probe.is_traefik_not_found(https), (https.status, https.headers, https.body[:200])
+    plain = _plain(member, host, path)
+    assert plain.json() is None
+    assert plain.status in (301, 308, 404), (plain.status, plain.body[:200])
+    assert b"traefik_" not in plain.body + https.body
+    assert plain.body.strip() != b"OK" and https.body.strip() != b"OK"
+
+
+def test_the_entrypoint_service_exposes_only_web_and_websecure(member: Member) -> None:
+    service = json.loads(
+        member.sandbox.kubectl(
+            "get",
+            "service",
+            "-n",
+            NAMESPACE,
+            MEMBER.get("binder_entrypoint_name", "cluster-entrypoint"),
+            "-o",
+            "json",
+        )
+    )
+    assert sorted((p["port"], p["targetPort"]) for p in service["spec"]["ports"]) == [
+        (80, "web"),
+        (443, "websecure"),
+    ]
+    values = yaml.safe_load(member.traefik_values)
+    assert values["api"]["dashboard"] is False
+    assert values["ingressRoute"]["dashboard"]["enabled"] is False
+
+
+# --- The badge-only host -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/", "/badge.svg/x", "/BADGE.SVG", "/badge.svg.png", "/.well-known/acme-challenge/x", "/api/", "/v2/"],
+)
+def test_the_badge_host_serves_nothing_but_its_paths(member: Member, path: str) -> None:
+    answer = probe(STATIC, path, member.websecure, member.sandbox.ca_file)
+    assert _probe.is_traefik_not_found(answer), (answer.status, answer.body[:200])
+    assert probe(STATIC, "/badge.svg", member.websecure, member.sandbox.ca_file).json() is not None
+
+
 # Last: it upgrades the release, and restores the converge's values after its one test.
 @pytest.fixture
 def legacy_tls(member: Member) -> Iterator[Member]:
