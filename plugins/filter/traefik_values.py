@@ -28,7 +28,7 @@ options:
       - The settings, a mapping whose keys are the keyword arguments below other than O(member).
       - Keys are C(namespace) (required), C(entrypoint_name), C(ingress_class), C(replicas),
         C(log_level), C(responding_timeout), C(resources), C(tls_min_version), C(tls_cipher_suites),
-        C(http_redirect), C(hsts_max_age), C(hsts_include_subdomains), C(redirect_middlewares), C(overrides).
+        C(http_redirect), C(access_log_headers), C(access_log_query), C(hsts_max_age), C(hsts_include_subdomains), C(redirect_middlewares), C(overrides).
     type: dict
     required: true
   member:
@@ -42,7 +42,8 @@ options:
       - Fields are the keys of O(_input) and C(member). A field not given is named by the traefik role's
         variable (C(traefik_namespace), C(traefik_entrypoint_service), C(traefik_ingress_class),
         C(traefik_replicas), C(traefik_log_level), C(traefik_responding_timeout), C(traefik_resources),
-        C(traefik_tls_min_version), C(traefik_tls_cipher_suites), C(traefik_http_redirect), C(traefik_hsts_max_age),
+        C(traefik_tls_min_version), C(traefik_tls_cipher_suites), C(traefik_http_redirect),
+        C(traefik_access_log_headers), C(traefik_access_log_query), C(traefik_hsts_max_age),
         C(traefik_hsts_include_subdomains), C(traefik_redirect_middlewares), C(traefik_values_overrides); C(member) by C(inventory_hostname)).
     type: dict
     default: {}

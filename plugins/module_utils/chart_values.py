@@ -110,6 +110,11 @@ _GO_CIPHERS = frozenset(
         "TLS_RSA_WITH_3DES_EDE_CBC_SHA",
     }
 )
+# Request headers the access log never records, whatever an inventory asks: credentials and
+# session cookies, and the Referer, which carries the previous page's URL with its tokens.
+SECRET_HEADERS = ("Authorization", "Proxy-Authorization", "Cookie", "Set-Cookie", "Referer")
+_QUERY_MODES = ("drop", "keep")
+
 # traefik applies the TLS option named `default` to every router that names no other.
 TLS_OPTION = "default"
 _LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL", "PANIC")
@@ -129,6 +134,8 @@ TRAEFIK_KEYS: Mapping[str, str] = {
     "tls_min_version": "traefik_tls_min_version",
     "tls_cipher_suites": "traefik_tls_cipher_suites",
     "http_redirect": "traefik_http_redirect",
+    "access_log_headers": "traefik_access_log_headers",
+    "access_log_query": "traefik_access_log_query",
     "hsts_max_age": "traefik_hsts_max_age",
     "hsts_include_subdomains": "traefik_hsts_include_subdomains",
     "redirect_middlewares": "traefik_redirect_middlewares",
@@ -254,6 +261,28 @@ def _cipher_suites(issues: Issues, key: str, value: object) -> list[str]:
     return suites
 
 
+def _logged_headers(issues: Issues, key: str, value: object) -> list[str]:
+    """Request header names the access log keeps; none of SECRET_HEADERS."""
+    secret = {name.lower(): name for name in SECRET_HEADERS}
+    kept: list[str] = []
+    for item_key, header in _items(issues, value, key, "a list of request header names"):
+        name = issues.string(header, item_key)
+        if name is None:
+            continue
+        if not issues.name(name, item_key, "header name", _names.header_name):
+            continue
+        if name.lower() in secret:
+            issues.add(item_key, f"{name!r} must never be logged (it carries credentials or tokens)")
+        else:
+            kept.append(name)
+    return kept
+
+
+def _items(issues: Issues, value: object, key: str, what: str) -> list[tuple[str, Any]]:
+    items = issues.sequence(value, key, what)
+    return [(f"{key}[{i}]", item) for i, item in enumerate(items or ())]
+
+
 def _redirect_middlewares(issues: Issues, key: str, value: object) -> JSON:
     """The member state's `redirect_middlewares`: redirectRegex middlewares by name."""
     spec = issues.mapping(value, key, "a mapping of middleware name to redirectRegex middleware")
@@ -287,6 +316,8 @@ def traefik_values(
     tls_min_version: str = "1.2",
     tls_cipher_suites: Sequence[str] = MOZILLA_INTERMEDIATE_CIPHERS,
     http_redirect: bool = True,
+    access_log_headers: Sequence[str] = ("User-Agent",),
+    access_log_query: str = "drop",
     hsts_max_age: int = HSTS_MIN_MAX_AGE,
     hsts_include_subdomains: bool = False,
     redirect_middlewares: Mapping[str, Any] | None = None,
@@ -324,6 +355,12 @@ def traefik_values(
             k("hsts_max_age"),
             f"must be at least {HSTS_MIN_MAX_AGE} seconds (one year), or 0 to send no HSTS header,"
             f" got {hsts_max_age!r}",
+        )
+    logged = _logged_headers(issues, k("access_log_headers"), access_log_headers)
+    if access_log_query not in _QUERY_MODES:
+        issues.add(
+            k("access_log_query"),
+            f"{access_log_query!r} is not one of {', '.join(_QUERY_MODES)} (drop: tokens travel as ?token=)",
         )
     if not isinstance(http_redirect, bool):
         issues.add(k("http_redirect"), f"must be a boolean, got {kind(http_redirect)}")
@@ -410,7 +447,16 @@ def traefik_values(
         "log": {"level": log_level},
         "accessLog": {
             "enabled": True,
-            "fields": {"headers": {"defaultMode": "drop", "names": {"User-Agent": "keep"}}},
+            "fields": {
+                # Every request header is dropped but those kept; the secret ones are named too, so
+                # an override of defaultMode cannot bring them back.
+                "headers": {
+                    "defaultMode": "drop",
+                    "names": {**dict.fromkeys(logged, "keep"), **dict.fromkeys(SECRET_HEADERS, "drop")},
+                },
+                # The request path is logged without its query: Jupyter's tokens travel as ?token=.
+                "queryParameters": {"defaultMode": access_log_query},
+            },
         },
         "metrics": {
             "prometheus": {"entryPoint": "metrics", "addEntryPointsLabels": True, "addServicesLabels": True},

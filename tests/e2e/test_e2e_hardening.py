@@ -9,6 +9,7 @@ import socket
 import ssl
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -287,6 +288,45 @@ def test_the_badge_host_serves_nothing_but_its_paths(member: Member, path: str) 
     answer = probe(STATIC, path, member.websecure, member.sandbox.ca_file)
     assert _probe.is_traefik_not_found(answer), (answer.status, answer.body[:200])
     assert probe(STATIC, "/badge.svg", member.websecure, member.sandbox.ca_file).json() is not None
+
+
+# --- The access log -------------------------------------------------------------------------
+
+
+def test_the_access_log_keeps_no_query_no_credentials_and_no_referer(member: Member) -> None:
+    marker = f"access-log-hardening-{time.time_ns()}"
+    secrets = {"query": f"{marker}-QUERYTOKEN", "auth": f"{marker}-AUTHTOKEN", "cookie": f"{marker}-COOKIE"}
+    secrets["referer"] = f"{marker}-REFERER"
+    path = f"/user/someone/lab/{marker}"
+    answer = probe(
+        HUB,
+        f"{path}?token={secrets['query']}&other=1",
+        member.websecure,
+        member.sandbox.ca_file,
+        headers={
+            "Authorization": f"token {secrets['auth']}",
+            "Proxy-Authorization": f"Basic {secrets['auth']}",
+            "Cookie": f"jupyterhub-session-id={secrets['cookie']}",
+            "Referer": f"https://{HUB}/hub/login?next={secrets['referer']}",
+            "User-Agent": f"{marker}-agent",
+        },
+    )
+    # The backend got all of it: only the log leaves it out.
+    assert answer.status == 200
+    body = answer.json()
+    assert body is not None and body["query"] == f"token={secrets['query']}&other=1"
+    access_log = Path(member.sandbox.dataplane()["traefik"]["access_log"])
+    deadline = time.monotonic() + 10
+    while path not in access_log.read_text():
+        assert time.monotonic() < deadline, f"{path} not in {access_log}"
+        time.sleep(0.2)
+    text = access_log.read_text()
+    (line,) = [line for line in text.splitlines() if marker in line]
+    assert f"{marker}-agent" in line  # User-Agent is kept
+    assert f"{path} " in line  # the path, without its query
+    for what, secret in secrets.items():
+        assert secret not in text, f"the access log holds the {what}: {line}"
+    assert "token=" not in line
 
 
 # Last: it upgrades the release, and restores the converge's values after its one test.

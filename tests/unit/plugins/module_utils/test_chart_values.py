@@ -73,7 +73,8 @@ TRAEFIK_KEYS: dict[str, set[str]] = {
     "ports.websecure.transport.respondingTimeouts": {"readTimeout", "idleTimeout"},
     "log": {"level"},
     "accessLog": {"enabled", "fields"},
-    "accessLog.fields": {"headers"},
+    "accessLog.fields": {"headers", "queryParameters"},
+    "accessLog.fields.queryParameters": {"defaultMode"},
     "accessLog.fields.headers": {"defaultMode", "names"},
     "metrics": {"prometheus"},
     "metrics.prometheus": {"entryPoint", "addEntryPointsLabels", "addServicesLabels"},
@@ -134,8 +135,17 @@ def test_traefik_values_carry_the_seed_settings() -> None:
     assert values["accessLog"]["enabled"] is True
     assert values["accessLog"]["fields"]["headers"] == {
         "defaultMode": "drop",
-        "names": {"User-Agent": "keep"},
+        "names": {
+            "User-Agent": "keep",
+            "Authorization": "drop",
+            "Proxy-Authorization": "drop",
+            "Cookie": "drop",
+            "Set-Cookie": "drop",
+            "Referer": "drop",
+        },
     }
+    # Jupyter server tokens travel as ?token=.
+    assert values["accessLog"]["fields"]["queryParameters"] == {"defaultMode": "drop"}
     assert "prometheus" in values["metrics"]
 
 
@@ -254,6 +264,12 @@ def test_traefik_overrides_are_merged_last() -> None:
         ({"overrides": ["not", "a", "mapping"]}, "traefik_values_overrides"),
         ({"ingress_class": "Traefik!"}, "traefik_ingress_class"),
         ({"http_redirect": "no"}, "traefik_http_redirect"),
+        ({"access_log_headers": ["User-Agent", "authorization"]}, "traefik_access_log_headers[1]"),
+        ({"access_log_headers": ["Cookie"]}, "traefik_access_log_headers[0]"),
+        ({"access_log_headers": ["referer"]}, "traefik_access_log_headers[0]"),
+        ({"access_log_headers": ["X Forwarded"]}, "traefik_access_log_headers[0]"),
+        ({"access_log_headers": "User-Agent"}, "traefik_access_log_headers"),
+        ({"access_log_query": "redact"}, "traefik_access_log_query"),
         ({"hsts_max_age": 86400}, "traefik_hsts_max_age"),
         ({"hsts_max_age": -1}, "traefik_hsts_max_age"),
         ({"hsts_max_age": "31536000"}, "traefik_hsts_max_age"),
@@ -310,6 +326,19 @@ def test_hsts_is_configurable_and_can_be_turned_off() -> None:
     off = _traefik(hsts_max_age=0)
     assert "hsts" not in off["providers"]["file"]["content"]["http"]["middlewares"]
     assert "http" not in off["ports"]["websecure"]
+
+
+def test_the_logged_headers_and_query_are_configurable() -> None:
+    fields = _traefik(access_log_headers=["User-Agent", "X-Forwarded-For"], access_log_query="keep")[
+        "accessLog"
+    ]["fields"]
+    assert {k for k, v in fields["headers"]["names"].items() if v == "keep"} == {
+        "User-Agent",
+        "X-Forwarded-For",
+    }
+    assert fields["queryParameters"] == {"defaultMode": "keep"}
+    none = _traefik(access_log_headers=[])["accessLog"]["fields"]["headers"]["names"]
+    assert set(none.values()) == {"drop"}
 
 
 def test_the_http_redirect_can_be_turned_off() -> None:
