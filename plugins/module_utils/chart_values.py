@@ -56,11 +56,17 @@ __all__ = [
 JSON = dict[str, Any]
 
 _BODY_LIMITS = {MIDDLEWARE_HARBOR: 0, MIDDLEWARE_HUB: 64_000_000, MIDDLEWARE_DEFAULT: 1_000_000}
-# The file-provider middlewares every member gets, the ones the model lets Ingresses name:
-# request body limits in bytes (0 means no limit). Ingresses name them as `<name>@file`.
+# The file-provider middlewares every member gets, the ones the model lets Ingresses name, with
+# their default request body limits in bytes. Ingresses name them as `<name>@file`. A limit of 0
+# means no limit and no buffering: traefik's buffering middleware spools a body beyond 1 MB to a
+# temporary file before forwarding it, so an unlimited one lets anyone fill traefik's disk; Harbor's
+# bodies (image layers, gigabytes) are streamed instead (traefik_harbor_max_body_bytes).
 BUFFERING_MIDDLEWARES: dict[str, int] = {name: _BODY_LIMITS[name] for name in TRAEFIK_MIDDLEWARES}
 # Every file-provider middleware the role defines itself: no redirect middleware may take these names.
 _OWN_MIDDLEWARES = frozenset({*BUFFERING_MIDDLEWARES, MIDDLEWARE_HSTS})
+# An empty chain: a middleware that does nothing, so `harbor@file` exists and streams (traefik
+# refuses an empty `headers` or `buffering`-less middleware as a standalone element).
+_PASS_THROUGH: JSON = {"chain": {"middlewares": []}}
 # Strict-Transport-Security max-age: browsers' preload lists and Mozilla ask for at least a year.
 HSTS_MIN_MAX_AGE = 31_536_000
 
@@ -133,6 +139,9 @@ TRAEFIK_KEYS: Mapping[str, str] = {
     "resources": "traefik_resources",
     "tls_min_version": "traefik_tls_min_version",
     "tls_cipher_suites": "traefik_tls_cipher_suites",
+    "harbor_max_body_bytes": "traefik_harbor_max_body_bytes",
+    "tmp_size_limit": "traefik_tmp_size_limit",
+    "ephemeral_storage_limit": "traefik_ephemeral_storage_limit",
     "http_redirect": "traefik_http_redirect",
     "access_log_headers": "traefik_access_log_headers",
     "access_log_query": "traefik_access_log_query",
@@ -315,6 +324,9 @@ def traefik_values(
     resources: Mapping[str, Any] | None = None,
     tls_min_version: str = "1.2",
     tls_cipher_suites: Sequence[str] = MOZILLA_INTERMEDIATE_CIPHERS,
+    harbor_max_body_bytes: int = 0,
+    tmp_size_limit: str = "1Gi",
+    ephemeral_storage_limit: str = "2Gi",
     http_redirect: bool = True,
     access_log_headers: Sequence[str] = ("User-Agent",),
     access_log_query: str = "drop",
@@ -356,6 +368,20 @@ def traefik_values(
             f"must be at least {HSTS_MIN_MAX_AGE} seconds (one year), or 0 to send no HSTS header,"
             f" got {hsts_max_age!r}",
         )
+    if not _is_int(harbor_max_body_bytes) or harbor_max_body_bytes < 0:
+        issues.add(
+            k("harbor_max_body_bytes"),
+            f"must be 0 (stream bodies, never buffer them) or a limit in bytes, got {harbor_max_body_bytes!r}",
+        )
+    tmp_limit = issues.valid(tmp_size_limit, k("tmp_size_limit"), "Kubernetes quantity", _names.quantity)
+    storage_limit = issues.valid(
+        ephemeral_storage_limit, k("ephemeral_storage_limit"), "Kubernetes quantity", _names.quantity
+    )
+    if "ephemeral-storage" in (checked_resources.get("limits") or {}):
+        issues.add(
+            f"{k('resources')}.limits.ephemeral-storage",
+            f"is set by {k('ephemeral_storage_limit')}; set it there",
+        )
     logged = _logged_headers(issues, k("access_log_headers"), access_log_headers)
     if access_log_query not in _QUERY_MODES:
         issues.add(
@@ -372,8 +398,10 @@ def traefik_values(
     over = _overrides(issues, k("overrides"), overrides if overrides is not None else {})
     issues.raise_if_any()
 
+    limits = {**BUFFERING_MIDDLEWARES, MIDDLEWARE_HARBOR: harbor_max_body_bytes}
     middlewares: JSON = {
-        name: {"buffering": {"maxRequestBodyBytes": limit}} for name, limit in BUFFERING_MIDDLEWARES.items()
+        name: {"buffering": {"maxRequestBodyBytes": limit}} if limit else copy.deepcopy(_PASS_THROUGH)
+        for name, limit in limits.items()
     }
     web_redirect: JSON = {}
     if http_redirect:
@@ -397,7 +425,8 @@ def traefik_values(
     middlewares.update(copy.deepcopy(dict(extra)))
 
     values: JSON = {
-        "deployment": {"replicas": replicas},
+        # /tmp is where the buffering middlewares spool bodies: bounded, as is all the pod writes.
+        "deployment": {"replicas": replicas, "tmpVolume": {"emptyDir": {"sizeLimit": tmp_limit}}},
         "ingressClass": {"enabled": True, "isDefaultClass": True, "name": ingress_class},
         "providers": {
             "kubernetesIngress": {
@@ -462,8 +491,7 @@ def traefik_values(
             "prometheus": {"entryPoint": "metrics", "addEntryPointsLabels": True, "addServicesLabels": True},
         },
     }
-    if checked_resources:
-        values["resources"] = checked_resources
+    values["resources"] = deep_merge(checked_resources, {"limits": {"ephemeral-storage": storage_limit}})
     return deep_merge(values, over)
 
 

@@ -5,6 +5,7 @@ entrypoint, traefik's own endpoints, the access log and Harbor's request bodies.
 from __future__ import annotations
 
 import json
+import os
 import socket
 import ssl
 import time
@@ -16,6 +17,7 @@ import pytest
 import yaml
 from ansible_collections.binder.ingress.plugins.module_utils import _probe
 from harness import Member, local_member, probe
+from rawhttp import Connection, upload
 
 from sandbox.demo import LB_ADDRESS
 
@@ -25,6 +27,8 @@ COMPONENTS = MEMBER["binder_ingresses_components"]
 HUB = COMPONENTS["jupyterhub"]["hosts"][0]
 BINDER = COMPONENTS["binderhub"]["hosts"][0]
 STATIC = COMPONENTS["static"]["hosts"][0]
+REGISTRY = COMPONENTS["harbor"]["hosts"][0]
+MB = 1_000_000
 ONE_YEAR = 31536000
 
 
@@ -327,6 +331,81 @@ def test_the_access_log_keeps_no_query_no_credentials_and_no_referer(member: Mem
     for what, secret in secrets.items():
         assert secret not in text, f"the access log holds the {what}: {line}"
     assert "token=" not in line
+
+
+# --- Harbor's request bodies ------------------------------------------------------------------
+
+
+def _spool_files(pid: int) -> list[str]:
+    """The temporary files traefik holds open: where its buffering middleware spools a request body
+    beyond its in-memory 1 MB (files named temp-multibuf-*, unlinked while open)."""
+    found = []
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if "multibuf" in target:
+            found.append(target)
+    return found
+
+
+def _half_sent_upload(member: Member, host: str, path: str, size: int) -> tuple[list[str], int]:
+    """The files traefik spools while a ``size``-byte upload is half sent, and the body size the
+    backend reports once it is complete."""
+    pid = member.sandbox.dataplane()["traefik"]["pid"]
+    chunk = b"\0" * MB
+    with Connection(host, member.websecure, member.sandbox.ca_file, timeout=60) as conn:
+        conn.send_head("POST", path, size)
+        for _ in range(size // MB // 2):
+            conn.sock.sendall(chunk)
+        deadline = time.monotonic() + 3
+        spooled = _spool_files(pid)
+        while not spooled and time.monotonic() < deadline:
+            time.sleep(0.2)
+            spooled = _spool_files(pid)
+        for _ in range(size // MB - size // MB // 2):
+            conn.sock.sendall(chunk)
+        answer = conn.read()
+    assert answer.status == 200, answer
+    return spooled, int(answer.json()["body_bytes"])
+
+
+def test_harbor_bodies_are_streamed_not_spooled_to_traefiks_disk(member: Member) -> None:
+    spooled, received = _half_sent_upload(member, REGISTRY, "/v2/library/e2e/blobs/uploads/", 8 * MB)
+    assert spooled == [], f"traefik spooled Harbor's upload to disk: {spooled}"
+    assert received == 8 * MB
+
+
+def test_a_buffered_body_is_spooled_which_the_check_above_would_see(member: Member) -> None:
+    # hub@file buffers (64 MB): the same upload to the hub lands in traefik's temporary files.
+    spooled, received = _half_sent_upload(member, HUB, "/hub/upload", 8 * MB)
+    assert spooled, "no spooled file found for a buffered upload: the Harbor check could not fail"
+    assert received == 8 * MB
+
+
+def test_harbor_takes_bodies_beyond_the_hubs_limit(member: Member) -> None:
+    answer = upload(
+        REGISTRY, "/v2/library/e2e/blobs/uploads/", member.websecure, member.sandbox.ca_file, 80 * MB
+    )
+    assert answer.status == 200
+    assert answer.json()["body_bytes"] == 80 * MB
+
+
+def test_traefiks_temporary_volume_and_ephemeral_storage_are_bounded(member: Member) -> None:
+    # What the release's pods get (kwok runs them): /tmp an emptyDir with a size limit, and an
+    # ephemeral-storage limit on the container.
+    (deployment,) = json.loads(
+        member.sandbox.kubectl(
+            "get", "deployments", "-n", member.namespace, "-l", "app.kubernetes.io/name=traefik", "-o", "json"
+        )
+    )["items"]
+    pod = deployment["spec"]["template"]["spec"]
+    (tmp,) = [v for v in pod["volumes"] if v["name"] == "tmp"]
+    assert tmp["emptyDir"].get("sizeLimit")
+    (container,) = pod["containers"]
+    assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"]
+    assert container["resources"]["limits"].get("ephemeral-storage")
 
 
 # Last: it upgrades the release, and restores the converge's values after its one test.

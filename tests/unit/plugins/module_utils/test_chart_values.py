@@ -50,7 +50,9 @@ TRAEFIK_KEYS: dict[str, set[str]] = {
         "metrics",
         "resources",
     },
-    "deployment": {"replicas"},
+    "deployment": {"replicas", "tmpVolume"},
+    "deployment.tmpVolume": {"emptyDir"},
+    "deployment.tmpVolume.emptyDir": {"sizeLimit"},
     "ingressClass": {"enabled", "isDefaultClass", "name"},
     "providers": {"kubernetesIngress", "kubernetesCRD", "kubernetesGateway", "file"},
     "providers.kubernetesIngress": {"enabled", "allowEmptyServices", "publishedService"},
@@ -155,7 +157,8 @@ def test_traefik_file_provider_has_buffering_and_redirect_middlewares() -> None:
     assert file_provider["enabled"] is True
     # Chart 41 takes the file content as an object, not a string.
     middlewares = file_provider["content"]["http"]["middlewares"]
-    assert middlewares[MIDDLEWARE_HARBOR] == {"buffering": {"maxRequestBodyBytes": 0}}
+    # Harbor's bodies are streamed: no buffering middleware spools them to traefik's disk.
+    assert middlewares[MIDDLEWARE_HARBOR] == {"chain": {"middlewares": []}}
     assert middlewares[MIDDLEWARE_HUB] == {"buffering": {"maxRequestBodyBytes": 64000000}}
     assert middlewares[MIDDLEWARE_DEFAULT] == {"buffering": {"maxRequestBodyBytes": 1000000}}
     assert middlewares["redirect-beta-example-org"] == REDIRECT["redirect-beta-example-org"]
@@ -236,7 +239,11 @@ def test_traefik_overrides_are_merged_last() -> None:
     values = _traefik(
         overrides={"deployment": {"replicas": 5, "kind": "DaemonSet"}, "log": {"format": "json"}}
     )
-    assert values["deployment"] == {"replicas": 5, "kind": "DaemonSet"}
+    assert values["deployment"] == {
+        "replicas": 5,
+        "kind": "DaemonSet",
+        "tmpVolume": {"emptyDir": {"sizeLimit": "1Gi"}},
+    }
     assert values["log"] == {"level": "INFO", "format": "json"}
 
 
@@ -264,6 +271,14 @@ def test_traefik_overrides_are_merged_last() -> None:
         ({"overrides": ["not", "a", "mapping"]}, "traefik_values_overrides"),
         ({"ingress_class": "Traefik!"}, "traefik_ingress_class"),
         ({"http_redirect": "no"}, "traefik_http_redirect"),
+        ({"harbor_max_body_bytes": -1}, "traefik_harbor_max_body_bytes"),
+        ({"harbor_max_body_bytes": "10G"}, "traefik_harbor_max_body_bytes"),
+        ({"tmp_size_limit": "lots"}, "traefik_tmp_size_limit"),
+        ({"ephemeral_storage_limit": 2}, "traefik_ephemeral_storage_limit"),
+        (
+            {"resources": {"limits": {"ephemeral-storage": "5Gi"}}},
+            "traefik_resources.limits.ephemeral-storage",
+        ),
         ({"access_log_headers": ["User-Agent", "authorization"]}, "traefik_access_log_headers[1]"),
         ({"access_log_headers": ["Cookie"]}, "traefik_access_log_headers[0]"),
         ({"access_log_headers": ["referer"]}, "traefik_access_log_headers[0]"),
@@ -339,6 +354,22 @@ def test_the_logged_headers_and_query_are_configurable() -> None:
     assert fields["queryParameters"] == {"defaultMode": "keep"}
     none = _traefik(access_log_headers=[])["accessLog"]["fields"]["headers"]["names"]
     assert set(none.values()) == {"drop"}
+
+
+def test_harbor_bodies_can_be_capped_instead_of_streamed() -> None:
+    middlewares = _traefik(harbor_max_body_bytes=10_000_000_000)["providers"]["file"]["content"]["http"][
+        "middlewares"
+    ]
+    assert middlewares[MIDDLEWARE_HARBOR] == {"buffering": {"maxRequestBodyBytes": 10_000_000_000}}
+
+
+def test_traefiks_temporary_volume_and_ephemeral_storage_are_bounded() -> None:
+    values = _traefik(resources={"limits": {"memory": "1Gi"}})
+    assert values["deployment"]["tmpVolume"] == {"emptyDir": {"sizeLimit": "1Gi"}}
+    assert values["resources"] == {"limits": {"memory": "1Gi", "ephemeral-storage": "2Gi"}}
+    sized = _traefik(tmp_size_limit="4Gi", ephemeral_storage_limit="8Gi")
+    assert sized["deployment"]["tmpVolume"]["emptyDir"]["sizeLimit"] == "4Gi"
+    assert sized["resources"]["limits"]["ephemeral-storage"] == "8Gi"
 
 
 def test_the_http_redirect_can_be_turned_off() -> None:
