@@ -31,10 +31,13 @@ from ansible_collections.binder.ingress.plugins.module_utils.constants import (
     SET_ENTRYPOINT,
 )
 from ansible_collections.binder.ingress.plugins.module_utils.model import (
+    HSTS_MIN_MAX_AGE,
     TRAEFIK_MIDDLEWARES,
     Issues,
     Port,
+    check_hsts_max_age,
     check_member,
+    check_tls_min_version,
     kind,
     labels,
 )
@@ -67,8 +70,6 @@ _OWN_MIDDLEWARES = frozenset({*BUFFERING_MIDDLEWARES, MIDDLEWARE_HSTS})
 # An empty chain: a middleware that does nothing, so `harbor@file` exists and streams (traefik
 # refuses an empty `headers` or `buffering`-less middleware as a standalone element).
 _PASS_THROUGH: JSON = {"chain": {"middlewares": []}}
-# Strict-Transport-Security max-age: browsers' preload lists and Mozilla ask for at least a year.
-HSTS_MIN_MAX_AGE = 31_536_000
 
 ACME_SERVERS: dict[str, str] = {
     "letsencrypt-staging": "https://acme-staging-v02.api.letsencrypt.org/directory",
@@ -82,7 +83,7 @@ _TARGET_PORTS: dict[str, tuple[str, str]] = {
 }
 _TARGETS = ("traefik", "ingress-nginx", "custom")
 
-# The oldest TLS version traefik accepts, as an inventory writes it -> traefik's name.
+# The oldest TLS version traefik accepts (model.TLS_MIN_VERSIONS) -> traefik's name.
 TLS_VERSIONS: dict[str, str] = {"1.2": "VersionTLS12", "1.3": "VersionTLS13"}
 # Mozilla's "intermediate" server profile (ssl-config.mozilla.org, v5.7), in Go's names: ECDHE key
 # exchange with AEAD ciphers only. Its DHE suites have no Go implementation; TLS 1.3 suites are
@@ -356,18 +357,9 @@ def traefik_values(
         issues.add(k("log_level"), f"{log_level!r} is not one of {', '.join(_LOG_LEVELS)}")
     issues.valid(responding_timeout, k("responding_timeout"), "duration", _names.duration)
     checked_resources = _resources(issues, k("resources"), resources if resources is not None else {})
-    if tls_min_version not in TLS_VERSIONS:
-        issues.add(
-            k("tls_min_version"),
-            f"{tls_min_version!r} is not one of {', '.join(map(repr, TLS_VERSIONS))} (TLS 1.0 and 1.1 are not offered)",
-        )
+    check_tls_min_version(issues, tls_min_version, k("tls_min_version"))
     suites = _cipher_suites(issues, k("tls_cipher_suites"), tls_cipher_suites)
-    if not _is_int(hsts_max_age) or not (hsts_max_age == 0 or hsts_max_age >= HSTS_MIN_MAX_AGE):
-        issues.add(
-            k("hsts_max_age"),
-            f"must be at least {HSTS_MIN_MAX_AGE} seconds (one year), or 0 to send no HSTS header,"
-            f" got {hsts_max_age!r}",
-        )
+    check_hsts_max_age(issues, hsts_max_age, k("hsts_max_age"))
     if not _is_int(harbor_max_body_bytes) or harbor_max_body_bytes < 0:
         issues.add(
             k("harbor_max_body_bytes"),

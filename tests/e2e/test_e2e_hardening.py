@@ -408,13 +408,16 @@ def test_traefiks_temporary_volume_and_ephemeral_storage_are_bounded(member: Mem
     assert container["resources"]["limits"].get("ephemeral-storage")
 
 
-# Last: it upgrades the release, and restores the converge's values after its one test.
-@pytest.fixture
-def legacy_tls(member: Member) -> Iterator[Member]:
-    """The release upgraded with the converge's values but traefik's TLS option opened to TLS 1.0 and
-    any suite: shows the client above can complete the handshakes that the role's values refuse."""
+# --- Last: the release upgraded to a weakened edge, restored after the module -------------
+
+
+@pytest.fixture(scope="module")
+def weakened(member: Member) -> Iterator[Member]:
+    """The release upgraded with the converge's values, but traefik's TLS option opened to TLS 1.0
+    and Go's default suites, and no HSTS middleware: what the checks above and verify.yml must catch."""
     values = yaml.safe_load(member.traefik_values)
     values["providers"]["file"]["content"]["tls"]["options"]["default"] = {"minVersion": "VersionTLS10"}
+    del values["ports"]["websecure"]["http"]["middlewares"]
     member.set_traefik_values(yaml.safe_dump(values))
     try:
         yield member
@@ -422,9 +425,20 @@ def legacy_tls(member: Member) -> Iterator[Member]:
         member.set_traefik_values(member.traefik_values)
 
 
-def test_the_refused_handshakes_succeed_when_traefik_allows_them(legacy_tls: Member) -> None:
-    port = legacy_tls.websecure
+def test_the_refused_handshakes_succeed_when_traefik_allows_them(weakened: Member) -> None:
+    # The client above is able to complete what the role's values refuse: the refusals are traefik's.
+    port = weakened.websecure
     assert _handshake(port, _client(ssl.TLSVersion.TLSv1))[0] == "TLSv1"
     assert _handshake(port, _client(ssl.TLSVersion.TLSv1_1))[0] == "TLSv1.1"
     for cipher in OUTSIDE_PROFILE:
         assert _handshake(port, _client(ssl.TLSVersion.TLSv1_2, cipher)) == ("TLSv1.2", cipher)
+
+
+def test_verify_fails_every_route_of_an_edge_without_its_tls_minimum_and_hsts(weakened: Member) -> None:
+    from sandbox.demo import verify
+
+    passed, output = verify(weakened.sandbox, weakened.entrypoint)
+    assert not passed
+    assert "accepts TLSv1.1, older than TLS 1.2" in output
+    assert "no Strict-Transport-Security header" in output
+    assert f"{len(weakened.routes)} of {len(weakened.routes)} routes failed" in output, output[-3000:]

@@ -617,7 +617,15 @@ def test_as_dict_is_json() -> None:
         "port": 80,
         "tls_secret": "tls-binderhub",
         "middlewares": [DEFAULT],
-        "expect": {"request": "/", "status": ["2xx", "3xx"], "location": "", "backend": True, "hsts": False},
+        "expect": {
+            "request": "/",
+            "status": ["2xx", "3xx"],
+            "location": "",
+            "backend": True,
+            "hsts": True,
+            "hsts_max_age": 31536000,
+            "tls_min_version": "1.2",
+        },
     }
 
 
