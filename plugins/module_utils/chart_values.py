@@ -67,8 +67,8 @@ _BODY_LIMITS = {MIDDLEWARE_HARBOR: 0, MIDDLEWARE_HUB: 64_000_000, MIDDLEWARE_DEF
 BUFFERING_MIDDLEWARES: dict[str, int] = {name: _BODY_LIMITS[name] for name in TRAEFIK_MIDDLEWARES}
 # Every file-provider middleware the role defines itself: no redirect middleware may take these names.
 _OWN_MIDDLEWARES = frozenset({*BUFFERING_MIDDLEWARES, MIDDLEWARE_HSTS})
-# An empty chain: a middleware that does nothing, so `harbor@file` exists and streams (traefik
-# refuses an empty `headers` or `buffering`-less middleware as a standalone element).
+# An empty chain: a middleware that does nothing, so `harbor@file` exists and its bodies stream
+# (traefik refuses an empty `headers: {}` as "a standalone element"; a chain may be empty).
 _PASS_THROUGH: JSON = {"chain": {"middlewares": []}}
 
 ACME_SERVERS: dict[str, str] = {
