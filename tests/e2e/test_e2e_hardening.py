@@ -220,7 +220,13 @@ def test_plain_http_acme_paths_of_member_hosts_reach_no_member_backend(solver: M
     for path in ("/.well-known/acme-challenge/x", "/.well-known/acme-challenge/", CHALLENGE + "x"):
         answer = _plain(solver, host, path)
         assert answer.error == ""
-        assert answer.json() is None, f"http://{host}{path} reached a backend: {answer.body[:200]!r}"
+        body = answer.json()
+        if body is not None:
+            # traefik matches an ImplementationSpecific path as a prefix: below its token, the
+            # solver (which answers only its token) may get the request, never a member backend.
+            assert (host, body["service"]) == (HUB, SOLVER), f"http://{host}{path} reached {body}"
+            assert path.startswith(CHALLENGE)
+            continue
         assert answer.status == 404 or answer.location.startswith(f"https://{host}"), (
             answer.status,
             answer.location,
