@@ -47,13 +47,37 @@ options:
       - Whether every Ingress carries the annotation C(kubernetes.io/tls-acme) set to C("true"), for cert-manager's ingress-shim.
     type: bool
     default: true
+  entrypoints:
+    description:
+      - The traefik entry points every Ingress's routers attach to, in the annotation
+        C(traefik.ingress.kubernetes.io/router.entrypoints).
+      - Only C(websecure) by default, so that plain HTTP reaches none of the member's backends, not even at
+        C(/.well-known/acme-challenge/) (which the traefik role's C(allowACMEByPass) lets past the HTTPS
+        redirect for cert-manager's solvers).
+    type: list
+    elements: string
+    default: [websecure]
+  tls_min_version:
+    description:
+      - The oldest TLS version the member's edge accepts (C(1.2) or C(1.3)), which every route's C(expect) carries
+        as C(tls_min_version) for P(binder.ingress.probe_routes#module).
+    type: string
+    default: '1.2'
+  hsts_max_age:
+    description:
+      - The HSTS C(max-age) the edge sends, at least 31536000 (a year), or 0 for none; every route's C(expect)
+        carries it as C(hsts) and C(hsts_max_age).
+    type: int
+    default: 31536000
   keys:
     description:
       - Input field to the variable the user wrote it in, so that errors name that variable, for example
         C(dict(namespace='binder_namespace')) when the namespace comes from C(binder_namespace).
-      - Fields are C(components) (the input), C(member), C(namespace), C(ingress_class) and C(tls_acme).
-        A field not given is named by the binder_ingresses role's variable (C(binder_ingresses_components),
-        C(binder_ingresses_namespace), C(binder_ingresses_ingress_class), C(binder_ingresses_tls_acme);
+      - Fields are C(components) (the input), C(member), C(namespace), C(ingress_class), C(tls_acme),
+        C(entrypoints), C(tls_min_version) and C(hsts_max_age). A field not given is named by the binder_ingresses role's variable
+        (C(binder_ingresses_components), C(binder_ingresses_namespace), C(binder_ingresses_ingress_class),
+        C(binder_ingresses_tls_acme), C(binder_ingresses_entrypoints), C(binder_ingresses_tls_min_version),
+        C(binder_ingresses_hsts_max_age);
         C(member) by C(inventory_hostname)).
     type: dict
     default: {}
@@ -111,7 +135,8 @@ _value:
     routes:
       description:
         - One entry per host and path, with keys C(component), C(ingress), C(host), C(path), C(path_type),
-          C(service), C(port), C(tls_secret) and C(middlewares).
+          C(service), C(port), C(tls_secret), C(middlewares) and C(expect), what a probe must get (request, status,
+          location, backend, hsts, hsts_max_age, tls_min_version; see P(binder.ingress.probe_routes#module)).
       type: list
       elements: dict
     summary:
@@ -130,9 +155,23 @@ def member_state(
     ingress_class: t.Any = "traefik",
     tls_acme: t.Any = True,
     keys: t.Any = None,
+    entrypoints: t.Any = None,
+    tls_min_version: t.Any = None,
+    hsts_max_age: t.Any = None,
 ) -> dict[str, t.Any]:
     """The member's ingress state as a JSON-able dict."""
-    state = build_state(_NAME, components, member, namespace, ingress_class, tls_acme, keys)
+    state = build_state(
+        _NAME,
+        components,
+        member,
+        namespace,
+        ingress_class,
+        tls_acme,
+        keys,
+        entrypoints,
+        tls_min_version,
+        hsts_max_age,
+    )
     return state.as_dict()
 
 

@@ -31,6 +31,7 @@ _EMAIL_RE = re.compile(
     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+\Z"
 )
 # Go's time.ParseDuration, as traefik reads its timeouts (without the sign).
+_HEADER_RE = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z")
 _DURATION_RE = re.compile(r"([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+\Z")
 # A Kubernetes resource quantity as people write them for cpu and memory.
 _QUANTITY_RE = re.compile(r"[0-9]+(\.[0-9]+)?(m|k|Ki|Mi|Gi|Ti|Pi|M|G|T|P)?\Z")
@@ -197,6 +198,13 @@ def email(value: str) -> str | None:
     """An e-mail address as an ACME account takes it."""
     if not _EMAIL_RE.match(value):
         return "it is not of the form 'name@domain.tld'"
+    return None
+
+
+def header_name(value: str) -> str | None:
+    """An HTTP header field name (RFC 9110 token)."""
+    if not _HEADER_RE.match(value):
+        return "it must be one or more letters, digits or !#$%&'*+-.^_`|~"
     return None
 
 

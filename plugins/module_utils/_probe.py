@@ -32,6 +32,7 @@ __all__ = [
     "check_timeout",
     "connect",
     "is_traefik_not_found",
+    "older_tls_accepted",
     "request",
 ]
 
@@ -74,6 +75,7 @@ class Answer:
     body: bytes = b""  # at most the request's `limit` bytes
     cert: Certificate | None = None
     der: bytes = b""  # the server certificate as sent, also when it was not verified
+    tls_version: str = ""  # as Python's ssl names it: "TLSv1.2", "TLSv1.3"
     error: str = ""
 
     @property
@@ -321,6 +323,7 @@ def request(
         else:
             tls = connect(address, port, host, trust, deadline=deadline)
             answer.cert = certificate(tls)
+            answer.tls_version = str(tls.version() or "")
             answer.der = tls.getpeercert(binary_form=True) or b""
             sock = tls
     except ssl.SSLCertVerificationError as exc:
@@ -356,6 +359,43 @@ def request(
             response.close()
         connection.close()
     return answer
+
+
+_VERSIONS = {
+    "1.0": ssl.TLSVersion.TLSv1,
+    "1.1": ssl.TLSVersion.TLSv1_1,
+    "1.2": ssl.TLSVersion.TLSv1_2,
+    "1.3": ssl.TLSVersion.TLSv1_3,
+}
+
+
+def older_tls_accepted(address: str, port: int, host: str, min_version: str, timeout: float = 10.0) -> str:
+    """The TLS version of a handshake below ``min_version`` ("1.2") that the server completed,
+    trying the newest older version first; "" when it refused them all.
+
+    The client offers every older version with OpenSSL's security level 0, so that a refusal is the
+    server's; the certificate is not checked, as only the handshake matters.
+    """
+    versions = list(_VERSIONS)
+    older = versions[: versions.index(min_version)] if min_version in versions else []
+    deadline = Deadline(timeout)  # one for all the tries, as for a request
+    for name in reversed(older):
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        try:
+            context.set_ciphers("DEFAULT:@SECLEVEL=0")
+            context.minimum_version = context.maximum_version = _VERSIONS[name]
+        except (ValueError, ssl.SSLError):
+            continue  # this OpenSSL cannot offer the version at all
+        try:
+            with _open(address, port, deadline) as raw:
+                deadline.arm(raw)
+                with context.wrap_socket(raw, server_hostname=host) as sock:
+                    return str(sock.version() or name)
+        except (OSError, ssl.SSLError):
+            continue
+    return ""
 
 
 def is_traefik_not_found(answer: Answer) -> bool:

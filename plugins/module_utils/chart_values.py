@@ -15,22 +15,29 @@ role's own variable names (``TRAEFIK_KEYS``, ...).
 from __future__ import annotations
 
 import copy
+import difflib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ansible_collections.binder.ingress.plugins.module_utils import _names
 from ansible_collections.binder.ingress.plugins.module_utils.constants import (
+    ENTRYPOINT_WEB,
+    ENTRYPOINT_WEBSECURE,
     MIDDLEWARE_DEFAULT,
     MIDDLEWARE_HARBOR,
+    MIDDLEWARE_HSTS,
     MIDDLEWARE_HUB,
     SET_CLUSTER_ISSUERS,
     SET_ENTRYPOINT,
 )
 from ansible_collections.binder.ingress.plugins.module_utils.model import (
+    HSTS_MIN_MAX_AGE,
     TRAEFIK_MIDDLEWARES,
     Issues,
     Port,
+    check_hsts_max_age,
     check_member,
+    check_tls_min_version,
     kind,
     labels,
 )
@@ -52,9 +59,17 @@ __all__ = [
 JSON = dict[str, Any]
 
 _BODY_LIMITS = {MIDDLEWARE_HARBOR: 0, MIDDLEWARE_HUB: 64_000_000, MIDDLEWARE_DEFAULT: 1_000_000}
-# The file-provider middlewares every member gets, the ones the model lets Ingresses name:
-# request body limits in bytes (0 means no limit). Ingresses name them as `<name>@file`.
+# The file-provider middlewares every member gets, the ones the model lets Ingresses name, with
+# their default request body limits in bytes. Ingresses name them as `<name>@file`. A limit of 0
+# means no limit and no buffering: traefik's buffering middleware spools a body beyond 1 MB to a
+# temporary file before forwarding it, so an unlimited one lets anyone fill traefik's disk; Harbor's
+# bodies (image layers, gigabytes) are streamed instead (traefik_harbor_max_body_bytes).
 BUFFERING_MIDDLEWARES: dict[str, int] = {name: _BODY_LIMITS[name] for name in TRAEFIK_MIDDLEWARES}
+# Every file-provider middleware the role defines itself: no redirect middleware may take these names.
+_OWN_MIDDLEWARES = frozenset({*BUFFERING_MIDDLEWARES, MIDDLEWARE_HSTS})
+# An empty chain: a middleware that does nothing, so `harbor@file` exists and its bodies stream
+# (traefik refuses an empty `headers: {}` as "a standalone element"; a chain may be empty).
+_PASS_THROUGH: JSON = {"chain": {"middlewares": []}}
 
 ACME_SERVERS: dict[str, str] = {
     "letsencrypt-staging": "https://acme-staging-v02.api.letsencrypt.org/directory",
@@ -67,6 +82,48 @@ _TARGET_PORTS: dict[str, tuple[str, str]] = {
     "ingress-nginx": ("http", "https"),
 }
 _TARGETS = ("traefik", "ingress-nginx", "custom")
+
+# The oldest TLS version traefik accepts (model.TLS_MIN_VERSIONS) -> traefik's name.
+TLS_VERSIONS: dict[str, str] = {"1.2": "VersionTLS12", "1.3": "VersionTLS13"}
+# Mozilla's "intermediate" server profile (ssl-config.mozilla.org, v5.7), in Go's names: ECDHE key
+# exchange with AEAD ciphers only. Its DHE suites have no Go implementation; TLS 1.3 suites are
+# not configurable in Go and all of Go's are in the profile.
+MOZILLA_INTERMEDIATE_CIPHERS: tuple[str, ...] = (
+    "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+    "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+    "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+    "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+    "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305",
+    "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305",
+)
+# Every TLS 1.2 suite Go (so traefik) knows by name: anything else is a typo traefik would refuse.
+_GO_CIPHERS = frozenset(
+    {
+        *MOZILLA_INTERMEDIATE_CIPHERS,
+        "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+        "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+        "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA",
+        "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA",
+        "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA",
+        "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA",
+        "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256",
+        "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256",
+        "TLS_RSA_WITH_AES_128_GCM_SHA256",
+        "TLS_RSA_WITH_AES_256_GCM_SHA384",
+        "TLS_RSA_WITH_AES_128_CBC_SHA",
+        "TLS_RSA_WITH_AES_256_CBC_SHA",
+        "TLS_RSA_WITH_AES_128_CBC_SHA256",
+        "TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA",
+        "TLS_RSA_WITH_3DES_EDE_CBC_SHA",
+    }
+)
+# Request headers the access log never records, whatever an inventory asks: credentials and
+# session cookies, and the Referer, which carries the previous page's URL with its tokens.
+SECRET_HEADERS = ("Authorization", "Proxy-Authorization", "Cookie", "Set-Cookie", "Referer")
+_QUERY_MODES = ("drop", "keep")
+
+# traefik applies the TLS option named `default` to every router that names no other.
+TLS_OPTION = "default"
 _LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL", "PANIC")
 _RESOURCES = ("cpu", "memory", "ephemeral-storage")
 
@@ -81,6 +138,16 @@ TRAEFIK_KEYS: Mapping[str, str] = {
     "log_level": "traefik_log_level",
     "responding_timeout": "traefik_responding_timeout",
     "resources": "traefik_resources",
+    "tls_min_version": "traefik_tls_min_version",
+    "tls_cipher_suites": "traefik_tls_cipher_suites",
+    "harbor_max_body_bytes": "traefik_harbor_max_body_bytes",
+    "tmp_size_limit": "traefik_tmp_size_limit",
+    "ephemeral_storage_limit": "traefik_ephemeral_storage_limit",
+    "http_redirect": "traefik_http_redirect",
+    "access_log_headers": "traefik_access_log_headers",
+    "access_log_query": "traefik_access_log_query",
+    "hsts_max_age": "traefik_hsts_max_age",
+    "hsts_include_subdomains": "traefik_hsts_include_subdomains",
     "redirect_middlewares": "traefik_redirect_middlewares",
     "overrides": "traefik_values_overrides",
 }
@@ -189,13 +256,50 @@ def _overrides(issues: Issues, key: str, value: object) -> Mapping[str, Any]:
     return spec if spec is not None else {}
 
 
+def _cipher_suites(issues: Issues, key: str, value: object) -> list[str]:
+    suites: list[str] = []
+    for item_key, suite in issues.entries(value, key, "a list of cipher suite names", "cipher suite"):
+        name = issues.string(suite, item_key)
+        if name is None:
+            continue
+        if name not in _GO_CIPHERS:
+            close = difflib.get_close_matches(name, sorted(_GO_CIPHERS), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            issues.add(item_key, f"{name!r} is not a TLS 1.2 cipher suite traefik knows{hint}")
+            continue
+        suites.append(name)
+    return suites
+
+
+def _logged_headers(issues: Issues, key: str, value: object) -> list[str]:
+    """Request header names the access log keeps; none of SECRET_HEADERS."""
+    secret = {name.lower(): name for name in SECRET_HEADERS}
+    kept: list[str] = []
+    for item_key, header in _items(issues, value, key, "a list of request header names"):
+        name = issues.string(header, item_key)
+        if name is None:
+            continue
+        if not issues.name(name, item_key, "header name", _names.header_name):
+            continue
+        if name.lower() in secret:
+            issues.add(item_key, f"{name!r} must never be logged (it carries credentials or tokens)")
+        else:
+            kept.append(name)
+    return kept
+
+
+def _items(issues: Issues, value: object, key: str, what: str) -> list[tuple[str, Any]]:
+    items = issues.sequence(value, key, what)
+    return [(f"{key}[{i}]", item) for i, item in enumerate(items or ())]
+
+
 def _redirect_middlewares(issues: Issues, key: str, value: object) -> JSON:
     """The member state's `redirect_middlewares`: redirectRegex middlewares by name."""
     spec = issues.mapping(value, key, "a mapping of middleware name to redirectRegex middleware")
     result: JSON = {}
     for name, middleware in (spec or {}).items():
         item_key = f"{key}.{name}"
-        if name in BUFFERING_MIDDLEWARES:
+        if name in _OWN_MIDDLEWARES:
             issues.add(item_key, f"{name!r} is a middleware the traefik role defines itself")
             continue
         # The model names every redirect middleware so that this holds (redirect_middleware_name).
@@ -219,6 +323,16 @@ def traefik_values(
     log_level: str = "INFO",
     responding_timeout: str = "600s",
     resources: Mapping[str, Any] | None = None,
+    tls_min_version: str = "1.2",
+    tls_cipher_suites: Sequence[str] = MOZILLA_INTERMEDIATE_CIPHERS,
+    harbor_max_body_bytes: int = 0,
+    tmp_size_limit: str = "1Gi",
+    ephemeral_storage_limit: str = "2Gi",
+    http_redirect: bool = True,
+    access_log_headers: Sequence[str] = ("User-Agent",),
+    access_log_query: str = "drop",
+    hsts_max_age: int = HSTS_MIN_MAX_AGE,
+    hsts_include_subdomains: bool = False,
     redirect_middlewares: Mapping[str, Any] | None = None,
     overrides: Mapping[str, Any] | None = None,
     keys: Mapping[str, str] | None = None,
@@ -243,19 +357,68 @@ def traefik_values(
         issues.add(k("log_level"), f"{log_level!r} is not one of {', '.join(_LOG_LEVELS)}")
     issues.valid(responding_timeout, k("responding_timeout"), "duration", _names.duration)
     checked_resources = _resources(issues, k("resources"), resources if resources is not None else {})
+    check_tls_min_version(issues, tls_min_version, k("tls_min_version"))
+    suites = _cipher_suites(issues, k("tls_cipher_suites"), tls_cipher_suites)
+    check_hsts_max_age(issues, hsts_max_age, k("hsts_max_age"))
+    if not _is_int(harbor_max_body_bytes) or harbor_max_body_bytes < 0:
+        issues.add(
+            k("harbor_max_body_bytes"),
+            f"must be 0 (stream bodies, never buffer them) or a limit in bytes, got {harbor_max_body_bytes!r}",
+        )
+    tmp_limit = issues.valid(tmp_size_limit, k("tmp_size_limit"), "Kubernetes quantity", _names.quantity)
+    storage_limit = issues.valid(
+        ephemeral_storage_limit, k("ephemeral_storage_limit"), "Kubernetes quantity", _names.quantity
+    )
+    if "ephemeral-storage" in (checked_resources.get("limits") or {}):
+        issues.add(
+            f"{k('resources')}.limits.ephemeral-storage",
+            f"is set by {k('ephemeral_storage_limit')}; set it there",
+        )
+    logged = _logged_headers(issues, k("access_log_headers"), access_log_headers)
+    if access_log_query not in _QUERY_MODES:
+        issues.add(
+            k("access_log_query"),
+            f"{access_log_query!r} is not one of {', '.join(_QUERY_MODES)} (drop: tokens travel as ?token=)",
+        )
+    if not isinstance(http_redirect, bool):
+        issues.add(k("http_redirect"), f"must be a boolean, got {kind(http_redirect)}")
+    if not isinstance(hsts_include_subdomains, bool):
+        issues.add(k("hsts_include_subdomains"), f"must be a boolean, got {kind(hsts_include_subdomains)}")
     extra = _redirect_middlewares(
         issues, k("redirect_middlewares"), redirect_middlewares if redirect_middlewares is not None else {}
     )
     over = _overrides(issues, k("overrides"), overrides if overrides is not None else {})
     issues.raise_if_any()
 
+    limits = {**BUFFERING_MIDDLEWARES, MIDDLEWARE_HARBOR: harbor_max_body_bytes}
     middlewares: JSON = {
-        name: {"buffering": {"maxRequestBodyBytes": limit}} for name, limit in BUFFERING_MIDDLEWARES.items()
+        name: {"buffering": {"maxRequestBodyBytes": limit}} if limit else copy.deepcopy(_PASS_THROUGH)
+        for name, limit in limits.items()
     }
+    web_redirect: JSON = {}
+    if http_redirect:
+        web_redirect = {
+            # Lets cert-manager's http01 solvers through the redirect. Only they answer on web: the
+            # member's own Ingresses are pinned to websecure (the model's entrypoints annotation).
+            "allowACMEByPass": True,
+            "http": {
+                "redirections": {
+                    "entryPoint": {"to": ENTRYPOINT_WEBSECURE, "scheme": "https", "permanent": True}
+                }
+            },
+        }
+    websecure_http: JSON = {}
+    if hsts_max_age:
+        middlewares[MIDDLEWARE_HSTS] = {
+            "headers": {"stsSeconds": hsts_max_age, "stsIncludeSubdomains": hsts_include_subdomains}
+        }
+        # On the entry point, so every router there (every TLS host) sends it, whatever its own middlewares.
+        websecure_http["middlewares"] = [f"{MIDDLEWARE_HSTS}@file"]
     middlewares.update(copy.deepcopy(dict(extra)))
 
     values: JSON = {
-        "deployment": {"replicas": replicas},
+        # /tmp is where the buffering middlewares spool bodies: bounded, as is all the pod writes.
+        "deployment": {"replicas": replicas, "tmpVolume": {"emptyDir": {"sizeLimit": tmp_limit}}},
         "ingressClass": {"enabled": True, "isDefaultClass": True, "name": ingress_class},
         "providers": {
             "kubernetesIngress": {
@@ -267,23 +430,32 @@ def traefik_values(
             # On by default in the chart; this collection only speaks Ingress.
             "kubernetesCRD": {"enabled": False},
             "kubernetesGateway": {"enabled": False},
-            "file": {"enabled": True, "watch": True, "content": {"http": {"middlewares": middlewares}}},
+            "file": {
+                "enabled": True,
+                "watch": True,
+                "content": {
+                    "http": {"middlewares": middlewares},
+                    # In the file provider: the chart's `tlsOptions` are CRD objects, and the CRD provider is off.
+                    "tls": {
+                        "options": {
+                            TLS_OPTION: {
+                                "minVersion": TLS_VERSIONS[tls_min_version],
+                                "cipherSuites": suites,
+                            }
+                        }
+                    },
+                },
+            },
         },
         # The member's cluster entrypoint is the only public Service.
         "service": {"enabled": False},
         "api": {"dashboard": False},
         "ingressRoute": {"dashboard": {"enabled": False}},
         "ports": {
-            "web": {
-                "port": 80,
-                # Let http01 challenges through the global HTTP->HTTPS redirect.
-                "allowACMEByPass": True,
-                "http": {
-                    "redirections": {"entryPoint": {"to": "websecure", "scheme": "https", "permanent": True}}
-                },
-            },
-            "websecure": {
+            ENTRYPOINT_WEB: {"port": 80, **web_redirect},
+            ENTRYPOINT_WEBSECURE: {
                 "port": 443,
+                **({"http": websecure_http} if websecure_http else {}),
                 # Long-lived websockets (notebook kernels) outlive traefik's 60 s default.
                 "transport": {
                     "respondingTimeouts": {
@@ -296,14 +468,22 @@ def traefik_values(
         "log": {"level": log_level},
         "accessLog": {
             "enabled": True,
-            "fields": {"headers": {"defaultMode": "drop", "names": {"User-Agent": "keep"}}},
+            "fields": {
+                # Every request header is dropped but those kept; the secret ones are named too, so
+                # an override of defaultMode cannot bring them back.
+                "headers": {
+                    "defaultMode": "drop",
+                    "names": {**dict.fromkeys(logged, "keep"), **dict.fromkeys(SECRET_HEADERS, "drop")},
+                },
+                # The request path is logged without its query: Jupyter's tokens travel as ?token=.
+                "queryParameters": {"defaultMode": access_log_query},
+            },
         },
         "metrics": {
             "prometheus": {"entryPoint": "metrics", "addEntryPointsLabels": True, "addServicesLabels": True},
         },
     }
-    if checked_resources:
-        values["resources"] = checked_resources
+    values["resources"] = deep_merge(checked_resources, {"limits": {"ephemeral-storage": storage_limit}})
     return deep_merge(values, over)
 
 

@@ -11,6 +11,8 @@ import them from here; role tasks get them through the filters and modules.
 from __future__ import annotations
 
 __all__ = [
+    "ENTRYPOINT_WEB",
+    "ENTRYPOINT_WEBSECURE",
     "LABEL_COMPONENT",
     "LABEL_MANAGED_BY",
     "LABEL_MEMBER",
@@ -18,6 +20,7 @@ __all__ = [
     "MANAGED_BY",
     "MIDDLEWARE_DEFAULT",
     "MIDDLEWARE_HARBOR",
+    "MIDDLEWARE_HSTS",
     "MIDDLEWARE_HUB",
     "REDIRECTOR",
     "REDIRECTOR_SERVICE",
@@ -42,6 +45,13 @@ SET_INGRESSES = "ingresses"
 MIDDLEWARE_HUB = "hub"
 MIDDLEWARE_HARBOR = "harbor"
 MIDDLEWARE_DEFAULT = "default"
+# The HSTS headers middleware the traefik role puts on its websecure entry point (every router there).
+MIDDLEWARE_HSTS = "hsts"
+
+# traefik's entry points (the chart's `ports`): plain HTTP and HTTPS. The member's Ingresses are
+# pinned to websecure; only cert-manager's http01 solvers answer on web (allowACMEByPass).
+ENTRYPOINT_WEB = "web"
+ENTRYPOINT_WEBSECURE = "websecure"
 
 # The redirector component and its selector-less Service.
 REDIRECTOR = "redirector"

@@ -13,6 +13,7 @@ The catalogue contract (keys, defaults, names) is docs/inventory.md.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import re
 from collections.abc import Mapping, Sequence
@@ -21,6 +22,7 @@ from typing import Any, TypeAlias
 
 from ansible_collections.binder.ingress.plugins.module_utils import _names
 from ansible_collections.binder.ingress.plugins.module_utils.constants import (
+    ENTRYPOINT_WEBSECURE,
     LABEL_COMPONENT,
     LABEL_MANAGED_BY,
     LABEL_MEMBER,
@@ -36,7 +38,9 @@ from ansible_collections.binder.ingress.plugins.module_utils.constants import (
 
 __all__ = [
     "FILE_PROVIDER",
+    "HSTS_MIN_MAX_AGE",
     "MEMBER_KEYS",
+    "TLS_MIN_VERSIONS",
     "TRAEFIK_MIDDLEWARES",
     "Expectation",
     "Issue",
@@ -45,7 +49,9 @@ __all__ = [
     "MemberState",
     "Route",
     "build_member",
+    "check_hsts_max_age",
     "check_member",
+    "check_tls_min_version",
     "kind",
     "labels",
     "redirect_middleware_name",
@@ -61,7 +67,16 @@ MEMBER_KEYS: Mapping[str, str] = {
     "namespace": "binder_ingresses_namespace",
     "ingress_class": "binder_ingresses_ingress_class",
     "tls_acme": "binder_ingresses_tls_acme",
+    "entrypoints": "binder_ingresses_entrypoints",
+    "tls_min_version": "binder_ingresses_tls_min_version",
+    "hsts_max_age": "binder_ingresses_hsts_max_age",
 }
+
+# The HTTPS policy of a member's edge: the traefik role serves it, and every route's expectation
+# carries it, so that verify.yml checks it. TLS 1.0 and 1.1 are never offered; HSTS, when on,
+# lasts at least a year (what browsers' preload lists and Mozilla ask for).
+TLS_MIN_VERSIONS = ("1.2", "1.3")
+HSTS_MIN_MAX_AGE = 31_536_000
 
 # The middlewares the traefik role defines in its file provider, besides one per redirect. The
 # traefik role enables no other provider that defines middlewares (kubernetesCRD and
@@ -73,6 +88,7 @@ FILE_PROVIDER = "file"
 ANNOTATION_TLS_ACME = "kubernetes.io/tls-acme"
 ANNOTATION_MIDDLEWARES = "traefik.ingress.kubernetes.io/router.middlewares"
 ANNOTATION_LEGACY_CLASS = "kubernetes.io/ingress.class"
+ANNOTATION_ENTRYPOINTS = "traefik.ingress.kubernetes.io/router.entrypoints"
 # Set by the model itself; a component's `annotations` must not fight over them.
 _RESERVED_ANNOTATIONS = {
     ANNOTATION_LEGACY_CLASS: (
@@ -80,6 +96,7 @@ _RESERVED_ANNOTATIONS = {
     ),
     ANNOTATION_MIDDLEWARES: "must not be set here: use the component's `middlewares` key",
     ANNOTATION_TLS_ACME: "must not be set here: it follows the role's binder_ingresses_tls_acme",
+    ANNOTATION_ENTRYPOINTS: "must not be set here: it follows the role's binder_ingresses_entrypoints",
 }
 
 REDIRECTOR_PORT = 80
@@ -125,7 +142,8 @@ class Expectation:
     code ("302") or a class ("2xx"). `location` is a redirect's exact Location ("" for a route
     to a backend). `backend`: the answer must come from the backend, not be traefik's own 404
     (traefik has no router for the request, e.g. one it dropped). `hsts`: the answer must carry
-    Strict-Transport-Security; nothing configures HSTS yet, so no route expects it.
+    Strict-Transport-Security with a max-age of at least `hsts_max_age`. `tls_min_version`: the
+    oldest TLS version the host accepts ("1.2"); older handshakes must fail ("" checks nothing).
     """
 
     request: str
@@ -133,6 +151,8 @@ class Expectation:
     location: str = ""
     backend: bool = True
     hsts: bool = False
+    hsts_max_age: int = 0
+    tls_min_version: str = ""
 
 
 @dataclass(frozen=True)
@@ -195,6 +215,8 @@ def _route_dict(route: Route) -> dict[str, Any]:
             "location": route.expect.location,
             "backend": route.expect.backend,
             "hsts": route.expect.hsts,
+            "hsts_max_age": route.expect.hsts_max_age,
+            "tls_min_version": route.expect.tls_min_version,
         },
     }
 
@@ -1024,11 +1046,19 @@ def _port_ref(port: Port) -> dict[str, Port]:
 
 
 def _ingress_manifest(
-    ingress: _Ingress, member: str, namespace: str, ingress_class: str, tls_acme: bool
+    ingress: _Ingress,
+    member: str,
+    namespace: str,
+    ingress_class: str,
+    tls_acme: bool,
+    entrypoints: Sequence[str],
 ) -> Manifest:
     annotations: dict[str, str] = {}
     if tls_acme:
         annotations[ANNOTATION_TLS_ACME] = "true"
+    # Without it traefik attaches the router to every entry point, web included, where
+    # allowACMEByPass lets /.well-known/acme-challenge/ through to the member's own backends.
+    annotations[ANNOTATION_ENTRYPOINTS] = ",".join(entrypoints)
     if ingress.middlewares:
         annotations[ANNOTATION_MIDDLEWARES] = ",".join(ingress.middlewares)
     annotations.update(ingress.annotations)
@@ -1099,6 +1129,37 @@ def _redirector_service(member: str, namespace: str) -> Manifest:
 # Public API
 
 
+def _entrypoints(r: Issues, value: Any, key: str) -> list[str]:
+    names: list[str] = []
+    for item_key, item in r.entries(value, key, "a list of traefik entry point names", "entry point"):
+        name = r.valid(item, item_key, "entry point name (DNS-1123 label)", _names.dns1123_label)
+        if name is not None and name not in names:
+            names.append(name)
+    return names
+
+
+def check_tls_min_version(r: Issues, value: Any, key: str) -> str | None:
+    """The oldest TLS version a member's edge accepts, as an inventory writes it ("1.2")."""
+    if value in TLS_MIN_VERSIONS:
+        return str(value)
+    r.add(
+        key,
+        f"{value!r} is not one of {', '.join(map(repr, TLS_MIN_VERSIONS))} (TLS 1.0 and 1.1 are never offered)",
+    )
+    return None
+
+
+def check_hsts_max_age(r: Issues, value: Any, key: str) -> int | None:
+    """HSTS max-age in seconds: at least a year, or 0 for no header."""
+    if isinstance(value, int) and not isinstance(value, bool) and (value == 0 or value >= HSTS_MIN_MAX_AGE):
+        return value
+    r.add(
+        key,
+        f"must be at least {HSTS_MIN_MAX_AGE} seconds (one year), or 0 to send no HSTS header, got {value!r}",
+    )
+    return None
+
+
 def check_member(r: Issues, member: Any) -> None:
     """The member's name: it becomes a label value on everything, so it must be one."""
     if not isinstance(member, str):
@@ -1129,11 +1190,18 @@ def build_member(
     namespace: str,
     ingress_class: str = "traefik",
     tls_acme: bool = True,
+    entrypoints: Sequence[str] = (ENTRYPOINT_WEBSECURE,),
+    tls_min_version: str = "1.2",
+    hsts_max_age: int = HSTS_MIN_MAX_AGE,
     keys: Mapping[str, str] | None = None,
 ) -> MemberState:
     """Build and validate a member's ingress state; raise MemberError with every problem found.
 
-    `keys` maps the inputs (`member`, `components`, `namespace`, `ingress_class`) to the
+    `entrypoints` are the traefik entry points every Ingress's routers attach to (only websecure by
+    default: plain HTTP then reaches no member backend, only the redirect and the ACME solvers).
+    `tls_min_version` and `hsts_max_age` are the edge's HTTPS policy (the traefik role serves it),
+    which every route's expectation carries.
+    `keys` maps the inputs (`member`, `components`, `namespace`, `ingress_class`, ...) to the
     variables the user wrote, over MEMBER_KEYS.
     """
     r = Issues(str(member), {**MEMBER_KEYS, **(keys or {})})
@@ -1147,6 +1215,9 @@ def build_member(
     )
     if not isinstance(tls_acme, bool):
         r.add(r.key("tls_acme"), f"must be a boolean, got {kind(tls_acme)}")
+    pinned = _entrypoints(r, entrypoints, r.key("entrypoints"))
+    min_version = check_tls_min_version(r, tls_min_version, r.key("tls_min_version")) or ""
+    max_age = check_hsts_max_age(r, hsts_max_age, r.key("hsts_max_age")) or 0
     key = r.key("components")
     catalogue = r.mapping(components, key, "a mapping of component name to its settings")
     ingresses: list[_Ingress] = []
@@ -1169,7 +1240,7 @@ def build_member(
     if r.items:
         raise MemberError(r.items)
 
-    manifests = [_ingress_manifest(i, member, namespace, ingress_class, tls_acme) for i in ingresses]
+    manifests = [_ingress_manifest(i, member, namespace, ingress_class, tls_acme, pinned) for i in ingresses]
     redirect_by_source = {rd.source: rd for rd in redirects}
     routes = [
         Route(
@@ -1182,10 +1253,13 @@ def build_member(
             port=p.backend.port,
             tls_secret=h.tls_secret,
             middlewares=i.middlewares,
-            expect=(
+            expect=dataclasses.replace(
                 _redirect_expectation(redirect_by_source[i.redirect_from])
                 if i.redirect_from is not None
-                else _backend_expectation(i.component, p.path)
+                else _backend_expectation(i.component, p.path),
+                hsts=bool(max_age),
+                hsts_max_age=max_age,
+                tls_min_version=min_version,
             ),
         )
         for i in ingresses

@@ -59,7 +59,11 @@ options:
       - C(expect.status) lists the accepted statuses, each a code (V(302)) or a class (V(2xx)).
       - C(expect.location) is the exact C(Location) the answer must carry; empty for none.
       - C(expect.backend) (default true unless the route is a redirect) means traefik's own 404 fails.
-      - C(expect.hsts) means the answer must carry C(Strict-Transport-Security).
+      - C(expect.hsts) means the answer must carry C(Strict-Transport-Security), with a C(max-age) of at least
+        C(expect.hsts_max_age) seconds when that is given.
+      - C(expect.tls_min_version) (V(1.2) or V(1.3)) is the oldest TLS version the host must accept; the HTTPS
+        answer must have used it or a newer one, and a handshake offering only older versions must fail (tried once
+        per host, with every older version the local OpenSSL can offer).
       - C(expect.json) maps top-level keys to the values the answer's JSON body must have, for
         backends that describe themselves (a health endpoint, or the local cluster's stand-ins).
     type: list
@@ -151,6 +155,10 @@ routes:
     location:
       description: The C(Location) header of the HTTPS response, if any.
       type: str
+    tls_version:
+      description: The TLS version of the HTTPS request; empty when no handshake completed.
+      type: str
+      sample: TLSv1.3
     cert:
       description: The verified server certificate; empty when verification failed.
       type: dict
@@ -217,6 +225,8 @@ def expectation(route: dict[str, Any]) -> dict[str, Any]:
         "location": str(given.get("location") or ""),
         "backend": bool(given.get("backend", not redirect)),
         "hsts": bool(given.get("hsts", False)),
+        "hsts_max_age": int(given.get("hsts_max_age") or 0),
+        "tls_min_version": str(given.get("tls_min_version") or ""),
         "json": dict(given.get("json") or {}),
         "redirect": redirect,
     }
@@ -226,8 +236,35 @@ def status_matches(status: int, accepted: list[str]) -> bool:
     return any(a == str(status) or (a.endswith("xx") and a[0] == str(status)[0]) for a in accepted)
 
 
+def hsts_problem(header: str, min_max_age: int) -> str:
+    """Why a Strict-Transport-Security header falls short, "" when it does not."""
+    if not header:
+        return "no Strict-Transport-Security header"
+    directives = dict(part.strip().partition("=")[::2] for part in header.split(";") if part.strip())
+    max_age = {k.lower(): v.strip('"') for k, v in directives.items()}.get("max-age", "")
+    if not max_age.isdigit():
+        return f"Strict-Transport-Security without a max-age: {header!r}"
+    if int(max_age) < min_max_age:
+        return f"Strict-Transport-Security max-age {max_age}, expected at least {min_max_age}"
+    return ""
+
+
+def tls_problem(answer: _probe.Answer, min_version: str, older_accepted: str) -> str:
+    """Why the host's TLS versions break the expectation, "" when they do not."""
+    if answer.tls_version and answer.tls_version < f"TLSv{min_version}":
+        return f"answered over {answer.tls_version}, expected TLS {min_version} or newer"
+    if older_accepted:
+        return f"accepts {older_accepted}, older than TLS {min_version}"
+    return ""
+
+
 def problems(
-    expect: dict[str, Any], answer: _probe.Answer, plain: _probe.Answer | None, host: str, min_days_left: int
+    expect: dict[str, Any],
+    answer: _probe.Answer,
+    plain: _probe.Answer | None,
+    host: str,
+    min_days_left: int,
+    older_accepted: str = "",
 ) -> list[str]:
     """Why a probed route fails, empty when it passes."""
     out: list[str] = []
@@ -243,8 +280,14 @@ def problems(
             out.append(f"Location {answer.location or '(none)'}, expected {expect['location']}")
         elif expect["redirect"] and not expect["location"] and not answer.location:
             out.append("a redirect without a Location")
-        if expect["hsts"] and not answer.headers.get(HSTS_HEADER):
-            out.append("no Strict-Transport-Security header")
+        if expect["hsts"]:
+            hsts = hsts_problem(answer.headers.get(HSTS_HEADER, ""), expect["hsts_max_age"])
+            if hsts:
+                out.append(hsts)
+        if expect["tls_min_version"]:
+            tls = tls_problem(answer, expect["tls_min_version"], older_accepted)
+            if tls:
+                out.append(tls)
         if expect["json"]:
             body = answer.json() or {}
             wrong = {k: body.get(k) for k, v in expect["json"].items() if body.get(k) != v}
@@ -265,9 +308,20 @@ def problems(
     return out
 
 
-def probe_route(route: dict[str, Any], params: dict[str, Any], trust: _probe.Trust) -> dict[str, Any]:
+def probe_route(
+    route: dict[str, Any], params: dict[str, Any], trust: _probe.Trust, older_tls: dict[tuple[str, str], str]
+) -> dict[str, Any]:
+    """Probe one route; ``older_tls`` caches each host's answer to older TLS versions (one try per host)."""
     host = str(route["host"])
     expect = expectation(route)
+    older_accepted = ""
+    if expect["tls_min_version"]:
+        key = (host, expect["tls_min_version"])
+        if key not in older_tls:
+            older_tls[key] = _probe.older_tls_accepted(
+                params["address"], params["https_port"], host, expect["tls_min_version"], params["timeout"]
+            )
+        older_accepted = older_tls[key]
     request = expect["request"]
     answer = _probe.request(
         params["address"], params["https_port"], host, request, trust, timeout=params["timeout"]
@@ -277,7 +331,7 @@ def probe_route(route: dict[str, Any], params: dict[str, Any], trust: _probe.Tru
         plain = _probe.request(
             params["address"], params["http_port"], host, request, None, timeout=params["timeout"]
         )
-    found = problems(expect, answer, plain, host, params["min_days_left"])
+    found = problems(expect, answer, plain, host, params["min_days_left"], older_accepted)
     result: dict[str, Any] = dict(route)
     result.update(
         host=host,
@@ -285,6 +339,7 @@ def probe_route(route: dict[str, Any], params: dict[str, Any], trust: _probe.Tru
         request=request,
         status=answer.status,
         location=answer.location,
+        tls_version=answer.tls_version,
         cert=answer.cert.as_dict() if answer.cert else {},
         error=answer.error,
         http_status=plain.status if plain else 0,
@@ -296,8 +351,8 @@ def probe_route(route: dict[str, Any], params: dict[str, Any], trust: _probe.Tru
 
 
 def report_lines(results: list[dict[str, Any]]) -> list[str]:
-    """Aligned table: host, request, status, Location, certificate days left, plain HTTP, result."""
-    header = ["host", "request", "status", "location", "cert days", "http", "result"]
+    """Aligned table: host, request, status, Location, certificate days left, TLS version, plain HTTP, result."""
+    header = ["host", "request", "status", "location", "cert days", "tls", "http", "result"]
     rows = [header]
     for r in results:
         cert = r["cert"]
@@ -308,6 +363,7 @@ def report_lines(results: list[dict[str, Any]]) -> list[str]:
                 str(r["status"]) if not r["error"] else "-",
                 r["location"] or "-",
                 str(cert["days_left"]) if cert else "-",
+                str(r.get("tls_version") or "-"),
                 str(r.get("http_status") or "-"),
                 "ok" if r["ok"] else "FAIL: " + "; ".join(r["problems"]),
             ]
@@ -344,7 +400,8 @@ def main() -> None:
         trust = _probe.Trust(params["ca_file"])
     except (OSError, ssl.SSLError) as exc:
         module.fail_json(msg=f"ca_file: cannot load {params['ca_file']}: {exc}", failed_routes=0, report="")
-    results = [probe_route(route, params, trust) for route in params["routes"]]
+    older_tls: dict[tuple[str, str], str] = {}
+    results = [probe_route(route, params, trust, older_tls) for route in params["routes"]]
     report = "\n".join(report_lines(results))
     failed = [f"{r['host']}{r['request']}" for r in results if not r["ok"]]
     if failed:

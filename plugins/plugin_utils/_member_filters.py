@@ -132,6 +132,9 @@ def build_state(
     ingress_class: t.Any,
     tls_acme: t.Any,
     keys: t.Any = None,
+    entrypoints: t.Any = None,
+    tls_min_version: t.Any = None,
+    hsts_max_age: t.Any = None,
 ) -> MemberState:
     """Check the options and build the member's state; `name` is the calling filter's."""
     member = check_member(name, member)
@@ -144,5 +147,14 @@ def build_state(
         namespace=namespace,
         ingress_class=ingress_class,
         tls_acme=tls_acme,
+        **{
+            name: value
+            for name, value in (
+                ("entrypoints", entrypoints),
+                ("tls_min_version", tls_min_version),
+                ("hsts_max_age", hsts_max_age),
+            )
+            if value is not None
+        },
         keys=variables,
     )

@@ -86,6 +86,7 @@ HANDLED: frozenset[str] = frozenset(
         "accessLog.fields.names.**",
         "accessLog.fields.headers.defaultMode",
         "accessLog.fields.headers.names.**",
+        "accessLog.fields.queryParameters.defaultMode",
         "metrics.prometheus.entryPoint",
         "metrics.prometheus.addEntryPointsLabels",
         "metrics.prometheus.addRoutersLabels",
@@ -378,6 +379,10 @@ def translate(
             access["fields"]["names"] = dict(fields["names"])
         if headers.get("names"):
             access["fields"]["headers"]["names"] = dict(headers["names"])
+        # null (the chart's default) leaves traefik's own default, keep.
+        query_mode = (fields.get("queryParameters") or {}).get("defaultMode")
+        if query_mode:
+            access["fields"]["queryParameters"] = {"defaultMode": query_mode}
         static["accessLog"] = access
 
     prometheus = _get(values, "metrics.prometheus")

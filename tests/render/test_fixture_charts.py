@@ -273,9 +273,14 @@ def test_traefik_file_provider_is_mounted_with_the_middlewares(
         pod = only(objects, "Deployment")["spec"]["template"]["spec"]
         (container,) = pod["containers"]
         volumes = {v["name"]: v for v in pod["volumes"]}
-        (mount,) = container["volumeMounts"]
+        mounts = {m["name"]: m for m in container["volumeMounts"]}
+        (mount,) = [m for name, m in mounts.items() if "configMap" in volumes[name]]
         assert volumes[mount["name"]]["configMap"]["name"] == config_map["metadata"]["name"]
         assert flags(container)["providers.file.filename"] == f"{mount['mountPath']}/{file_name}"
+        # /tmp, where buffered bodies are spooled, is the bounded emptyDir the role asks for.
+        assert mounts["tmp"]["mountPath"] == "/tmp"
+        assert volumes["tmp"]["emptyDir"] == values["deployment"]["tmpVolume"]["emptyDir"], member.name
+        assert volumes["tmp"]["emptyDir"]["sizeLimit"], member.name
 
 
 def test_traefik_has_no_service_and_can_read_what_it_routes(

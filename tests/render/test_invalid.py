@@ -21,6 +21,7 @@ import yaml
 from ansible_collections.binder.ingress.plugins.module_utils.constants import (
     MIDDLEWARE_DEFAULT,
     MIDDLEWARE_HARBOR,
+    MIDDLEWARE_HSTS,
     MIDDLEWARE_HUB,
 )
 from ansible_collections.binder.ingress.plugins.module_utils.model import ANNOTATION_MIDDLEWARES
@@ -172,7 +173,9 @@ def test_a_long_redirect_host_names_the_middleware_traefik_defines(run: Run) -> 
     assert re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", name), name
     values = yaml.safe_load((out / "traefik-values.yaml").read_text(encoding="utf-8"))
     middlewares = values["providers"]["file"]["content"]["http"]["middlewares"]
-    assert sorted(middlewares) == sorted([MIDDLEWARE_HUB, MIDDLEWARE_HARBOR, MIDDLEWARE_DEFAULT, name])
+    assert sorted(middlewares) == sorted(
+        [MIDDLEWARE_HUB, MIDDLEWARE_HARBOR, MIDDLEWARE_DEFAULT, MIDDLEWARE_HSTS, name]
+    )
     assert middlewares[name]["redirectRegex"]["replacement"] == "https://example.org${1}"
 
 

@@ -69,7 +69,10 @@ ROLE_LIKE_VALUES: dict[str, Any] = {
     "log": {"level": "info"},
     "accessLog": {
         "enabled": True,
-        "fields": {"headers": {"defaultMode": "drop", "names": {"User-Agent": "keep"}}},
+        "fields": {
+            "headers": {"defaultMode": "drop", "names": {"User-Agent": "keep"}},
+            "queryParameters": {"defaultMode": "drop"},
+        },
     },
     "metrics": {"prometheus": {"entryPoint": "metrics", "addServicesLabels": True}},
     "ports": {
@@ -163,6 +166,7 @@ def test_role_values_configure_logs_metrics_and_api() -> None:
         "defaultMode": "drop",
         "names": {"User-Agent": "keep"},
     }
+    assert static["accessLog"]["fields"]["queryParameters"] == {"defaultMode": "drop"}
     assert static["metrics"] == {"prometheus": {"entryPoint": "metrics", "addServicesLabels": True}}
     assert static["api"] == {"insecure": True, "dashboard": False}
     assert static["ping"] == {"entryPoint": "traefik"}

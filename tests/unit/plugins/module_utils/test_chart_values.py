@@ -50,7 +50,9 @@ TRAEFIK_KEYS: dict[str, set[str]] = {
         "metrics",
         "resources",
     },
-    "deployment": {"replicas"},
+    "deployment": {"replicas", "tmpVolume"},
+    "deployment.tmpVolume": {"emptyDir"},
+    "deployment.tmpVolume.emptyDir": {"sizeLimit"},
     "ingressClass": {"enabled", "isDefaultClass", "name"},
     "providers": {"kubernetesIngress", "kubernetesCRD", "kubernetesGateway", "file"},
     "providers.kubernetesIngress": {"enabled", "allowEmptyServices", "publishedService"},
@@ -67,12 +69,14 @@ TRAEFIK_KEYS: dict[str, set[str]] = {
     "ports.web.http": {"redirections"},
     "ports.web.http.redirections": {"entryPoint"},
     "ports.web.http.redirections.entryPoint": {"to", "scheme", "permanent"},
-    "ports.websecure": {"port", "transport"},
+    "ports.websecure": {"port", "transport", "http"},
+    "ports.websecure.http": {"middlewares"},
     "ports.websecure.transport": {"respondingTimeouts"},
     "ports.websecure.transport.respondingTimeouts": {"readTimeout", "idleTimeout"},
     "log": {"level"},
     "accessLog": {"enabled", "fields"},
-    "accessLog.fields": {"headers"},
+    "accessLog.fields": {"headers", "queryParameters"},
+    "accessLog.fields.queryParameters": {"defaultMode"},
     "accessLog.fields.headers": {"defaultMode", "names"},
     "metrics": {"prometheus"},
     "metrics.prometheus": {"entryPoint", "addEntryPointsLabels", "addServicesLabels"},
@@ -133,8 +137,17 @@ def test_traefik_values_carry_the_seed_settings() -> None:
     assert values["accessLog"]["enabled"] is True
     assert values["accessLog"]["fields"]["headers"] == {
         "defaultMode": "drop",
-        "names": {"User-Agent": "keep"},
+        "names": {
+            "User-Agent": "keep",
+            "Authorization": "drop",
+            "Proxy-Authorization": "drop",
+            "Cookie": "drop",
+            "Set-Cookie": "drop",
+            "Referer": "drop",
+        },
     }
+    # Jupyter server tokens travel as ?token=.
+    assert values["accessLog"]["fields"]["queryParameters"] == {"defaultMode": "drop"}
     assert "prometheus" in values["metrics"]
 
 
@@ -144,7 +157,8 @@ def test_traefik_file_provider_has_buffering_and_redirect_middlewares() -> None:
     assert file_provider["enabled"] is True
     # Chart 41 takes the file content as an object, not a string.
     middlewares = file_provider["content"]["http"]["middlewares"]
-    assert middlewares[MIDDLEWARE_HARBOR] == {"buffering": {"maxRequestBodyBytes": 0}}
+    # Harbor's bodies are streamed: no buffering middleware spools them to traefik's disk.
+    assert middlewares[MIDDLEWARE_HARBOR] == {"chain": {"middlewares": []}}
     assert middlewares[MIDDLEWARE_HUB] == {"buffering": {"maxRequestBodyBytes": 64000000}}
     assert middlewares[MIDDLEWARE_DEFAULT] == {"buffering": {"maxRequestBodyBytes": 1000000}}
     assert middlewares["redirect-beta-example-org"] == REDIRECT["redirect-beta-example-org"]
@@ -225,7 +239,11 @@ def test_traefik_overrides_are_merged_last() -> None:
     values = _traefik(
         overrides={"deployment": {"replicas": 5, "kind": "DaemonSet"}, "log": {"format": "json"}}
     )
-    assert values["deployment"] == {"replicas": 5, "kind": "DaemonSet"}
+    assert values["deployment"] == {
+        "replicas": 5,
+        "kind": "DaemonSet",
+        "tmpVolume": {"emptyDir": {"sizeLimit": "1Gi"}},
+    }
     assert values["log"] == {"level": "INFO", "format": "json"}
 
 
@@ -252,6 +270,34 @@ def test_traefik_overrides_are_merged_last() -> None:
         ({"redirect_middlewares": ["redirect-a"]}, "traefik_redirect_middlewares"),
         ({"overrides": ["not", "a", "mapping"]}, "traefik_values_overrides"),
         ({"ingress_class": "Traefik!"}, "traefik_ingress_class"),
+        ({"http_redirect": "no"}, "traefik_http_redirect"),
+        ({"harbor_max_body_bytes": -1}, "traefik_harbor_max_body_bytes"),
+        ({"harbor_max_body_bytes": "10G"}, "traefik_harbor_max_body_bytes"),
+        ({"tmp_size_limit": "lots"}, "traefik_tmp_size_limit"),
+        ({"ephemeral_storage_limit": 2}, "traefik_ephemeral_storage_limit"),
+        (
+            {"resources": {"limits": {"ephemeral-storage": "5Gi"}}},
+            "traefik_resources.limits.ephemeral-storage",
+        ),
+        ({"access_log_headers": ["User-Agent", "authorization"]}, "traefik_access_log_headers[1]"),
+        ({"access_log_headers": ["Cookie"]}, "traefik_access_log_headers[0]"),
+        ({"access_log_headers": ["referer"]}, "traefik_access_log_headers[0]"),
+        ({"access_log_headers": ["X Forwarded"]}, "traefik_access_log_headers[0]"),
+        ({"access_log_headers": "User-Agent"}, "traefik_access_log_headers"),
+        ({"access_log_query": "redact"}, "traefik_access_log_query"),
+        ({"hsts_max_age": 86400}, "traefik_hsts_max_age"),
+        ({"hsts_max_age": -1}, "traefik_hsts_max_age"),
+        ({"hsts_max_age": "31536000"}, "traefik_hsts_max_age"),
+        ({"hsts_include_subdomains": "yes"}, "traefik_hsts_include_subdomains"),
+        (
+            {"redirect_middlewares": {"hsts": {"redirectRegex": {}}}},
+            "traefik_redirect_middlewares.hsts",
+        ),
+        ({"tls_min_version": "1.1"}, "traefik_tls_min_version"),
+        ({"tls_min_version": "VersionTLS10"}, "traefik_tls_min_version"),
+        ({"tls_cipher_suites": []}, "traefik_tls_cipher_suites"),
+        ({"tls_cipher_suites": "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"}, "traefik_tls_cipher_suites"),
+        ({"tls_cipher_suites": ["ECDHE-RSA-AES128-GCM-SHA256"]}, "traefik_tls_cipher_suites[0]"),
     ],
 )
 def test_traefik_values_reject_bad_input_naming_member_and_key(kwargs: dict[str, Any], key: str) -> None:
@@ -260,6 +306,89 @@ def test_traefik_values_reject_bad_input_naming_member_and_key(kwargs: dict[str,
     assert any(str(issue).startswith(f"member m1: {key}:") for issue in caught.value.issues), (
         caught.value.issues
     )
+
+
+def test_every_router_gets_tls_1_2_and_mozilla_intermediate_ciphers_by_default() -> None:
+    content = _traefik()["providers"]["file"]["content"]
+    # `default` is the TLS option of every router that names none (the member's never do).
+    assert content["tls"]["options"] == {
+        "default": {
+            "minVersion": "VersionTLS12",
+            "cipherSuites": [
+                "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+                "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+                "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+                "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+                "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305",
+                "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305",
+            ],
+        }
+    }
+
+
+def test_every_https_answer_gets_hsts_for_a_year_without_subdomains_by_default() -> None:
+    values = _traefik()
+    middlewares = values["providers"]["file"]["content"]["http"]["middlewares"]
+    assert middlewares["hsts"] == {"headers": {"stsSeconds": 31536000, "stsIncludeSubdomains": False}}
+    # On the websecure entry point: every router there, whatever middlewares its Ingress names.
+    assert values["ports"]["websecure"]["http"] == {"middlewares": ["hsts@file"]}
+
+
+def test_hsts_is_configurable_and_can_be_turned_off() -> None:
+    values = _traefik(hsts_max_age=63072000, hsts_include_subdomains=True)
+    headers = values["providers"]["file"]["content"]["http"]["middlewares"]["hsts"]["headers"]
+    assert headers == {"stsSeconds": 63072000, "stsIncludeSubdomains": True}
+    off = _traefik(hsts_max_age=0)
+    assert "hsts" not in off["providers"]["file"]["content"]["http"]["middlewares"]
+    assert "http" not in off["ports"]["websecure"]
+
+
+def test_the_logged_headers_and_query_are_configurable() -> None:
+    fields = _traefik(access_log_headers=["User-Agent", "X-Forwarded-For"], access_log_query="keep")[
+        "accessLog"
+    ]["fields"]
+    assert {k for k, v in fields["headers"]["names"].items() if v == "keep"} == {
+        "User-Agent",
+        "X-Forwarded-For",
+    }
+    assert fields["queryParameters"] == {"defaultMode": "keep"}
+    none = _traefik(access_log_headers=[])["accessLog"]["fields"]["headers"]["names"]
+    assert set(none.values()) == {"drop"}
+
+
+def test_harbor_bodies_can_be_capped_instead_of_streamed() -> None:
+    middlewares = _traefik(harbor_max_body_bytes=10_000_000_000)["providers"]["file"]["content"]["http"][
+        "middlewares"
+    ]
+    assert middlewares[MIDDLEWARE_HARBOR] == {"buffering": {"maxRequestBodyBytes": 10_000_000_000}}
+
+
+def test_traefiks_temporary_volume_and_ephemeral_storage_are_bounded() -> None:
+    values = _traefik(resources={"limits": {"memory": "1Gi"}})
+    assert values["deployment"]["tmpVolume"] == {"emptyDir": {"sizeLimit": "1Gi"}}
+    assert values["resources"] == {"limits": {"memory": "1Gi", "ephemeral-storage": "2Gi"}}
+    sized = _traefik(tmp_size_limit="4Gi", ephemeral_storage_limit="8Gi")
+    assert sized["deployment"]["tmpVolume"]["emptyDir"]["sizeLimit"] == "4Gi"
+    assert sized["resources"]["limits"]["ephemeral-storage"] == "8Gi"
+
+
+def test_the_http_redirect_can_be_turned_off() -> None:
+    assert _traefik(http_redirect=False)["ports"]["web"] == {"port": 80}
+
+
+def test_the_tls_settings_are_configurable() -> None:
+    suites = ["TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384"]
+    options = _traefik(tls_min_version="1.3", tls_cipher_suites=suites)["providers"]["file"]["content"]["tls"]
+    assert options["options"]["default"] == {"minVersion": "VersionTLS13", "cipherSuites": suites}
+
+
+def test_a_misspelt_cipher_suite_gets_a_suggestion() -> None:
+    with pytest.raises(MemberError) as caught:
+        _traefik(tls_cipher_suites=["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA265"])
+    assert [str(i) for i in caught.value.issues] == [
+        "member m1: traefik_tls_cipher_suites[0]: 'TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA265' is not a TLS 1.2"
+        " cipher suite traefik knows; did you mean 'TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256'?"
+    ]
 
 
 def test_traefik_values_report_every_problem_at_once() -> None:

@@ -74,7 +74,10 @@ def rule(host: str, *paths: tuple[str, str, str, dict[str, Any]]) -> dict[str, A
 def ingress(
     name: str, component: str, rules: list[dict[str, Any]], secret: str, middleware: str | None
 ) -> dict[str, Any]:
-    annotations = {"kubernetes.io/tls-acme": "true"}
+    annotations = {
+        "kubernetes.io/tls-acme": "true",
+        "traefik.ingress.kubernetes.io/router.entrypoints": "websecure",
+    }
     if middleware:
         annotations["traefik.ingress.kubernetes.io/router.middlewares"] = middleware
     return {
@@ -419,6 +422,7 @@ def test_overrides() -> None:
     assert manifest["metadata"]["name"] == "binder-main"
     assert manifest["metadata"]["annotations"] == {
         "kubernetes.io/tls-acme": "true",
+        "traefik.ingress.kubernetes.io/router.entrypoints": "websecure",
         "traefik.ingress.kubernetes.io/router.middlewares": "hub@file,harbor@file",
         "example.org/team": "binder",
         "plain": "x",
@@ -495,7 +499,9 @@ def test_no_tls_acme_and_other_class() -> None:
         {"binderhub": {"hosts": ["example.org"], "middlewares": []}}, tls_acme=False, ingress_class="nginx"
     )
     manifest = state.ingresses[0]
-    assert "annotations" not in manifest["metadata"]
+    assert manifest["metadata"]["annotations"] == {
+        "traefik.ingress.kubernetes.io/router.entrypoints": "websecure"
+    }
     assert manifest["spec"]["ingressClassName"] == "nginx"
     kubernetes_validate.validate(manifest, "1.33", strict=True)
 
@@ -611,7 +617,15 @@ def test_as_dict_is_json() -> None:
         "port": 80,
         "tls_secret": "tls-binderhub",
         "middlewares": [DEFAULT],
-        "expect": {"request": "/", "status": ["2xx", "3xx"], "location": "", "backend": True, "hsts": False},
+        "expect": {
+            "request": "/",
+            "status": ["2xx", "3xx"],
+            "location": "",
+            "backend": True,
+            "hsts": True,
+            "hsts_max_age": 31536000,
+            "tls_min_version": "1.2",
+        },
     }
 
 
@@ -691,3 +705,55 @@ def test_generic_component_with_a_service_on_every_path() -> None:
         ("/v1/", "api-v1", 80),
         ("/v2/", "api-v2", "http"),
     ]
+
+
+def test_every_ingress_is_pinned_to_websecure_so_plain_http_reaches_no_backend() -> None:
+    # Every component, redirects included: with allowACMEByPass, a router on `web` would answer
+    # http://<host>/.well-known/acme-challenge/... with the member's own backend.
+    state = build(
+        {
+            "binderhub": {"hosts": ["b.example.org"]},
+            "static": {"hosts": ["s.example.org"]},
+            "redirector": {"redirects": [{"type": "host", "from": "old.example.org", "to": "b.example.org"}]},
+        }
+    )
+    assert len(state.ingresses) == 3
+    for manifest in state.ingresses:
+        assert (
+            manifest["metadata"]["annotations"]["traefik.ingress.kubernetes.io/router.entrypoints"]
+            == "websecure"
+        )
+
+
+def test_the_entrypoints_are_configurable() -> None:
+    state = build({"binderhub": {"hosts": ["b.example.org"]}}, entrypoints=["websecure", "web"])
+    annotations = state.ingresses[0]["metadata"]["annotations"]
+    assert annotations["traefik.ingress.kubernetes.io/router.entrypoints"] == "websecure,web"
+
+
+@pytest.mark.parametrize(
+    ("entrypoints", "key"),
+    [
+        ([], "binder_ingresses_entrypoints"),
+        ("websecure", "binder_ingresses_entrypoints"),
+        (["Web Secure"], "binder_ingresses_entrypoints[0]"),
+        ([443], "binder_ingresses_entrypoints[0]"),
+    ],
+)
+def test_bad_entrypoints_are_refused_naming_member_and_key(entrypoints: Any, key: str) -> None:
+    with pytest.raises(MemberError) as caught:
+        build({"binderhub": {"hosts": ["b.example.org"]}}, entrypoints=entrypoints)
+    assert [i.key for i in caught.value.issues] == [key]
+
+
+def test_the_entrypoints_annotation_is_the_roles_to_set() -> None:
+    with pytest.raises(MemberError) as caught:
+        build(
+            {
+                "binderhub": {
+                    "hosts": ["b.example.org"],
+                    "annotations": {"traefik.ingress.kubernetes.io/router.entrypoints": "web"},
+                }
+            }
+        )
+    assert "binder_ingresses_entrypoints" in str(caught.value)

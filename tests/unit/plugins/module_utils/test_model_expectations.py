@@ -10,6 +10,7 @@ import pytest
 from ansible_collections.binder.ingress.plugins.module_utils.model import (
     REDIRECT_PROBE_PATH,
     Expectation,
+    MemberError,
     build_member,
 )
 
@@ -53,7 +54,13 @@ def test_a_route_to_a_backend_expects_the_backends_answer_at_its_path(
     assert {path: e.status for (_host, path), e in found.items()} == expected
     for (_host, path), expect in found.items():
         assert expect == Expectation(
-            request=path, status=expected[path], location="", backend=True, hsts=False
+            request=path,
+            status=expected[path],
+            location="",
+            backend=True,
+            hsts=True,
+            hsts_max_age=31536000,
+            tls_min_version="1.2",
         )
 
 
@@ -70,14 +77,17 @@ def test_a_redirect_expects_its_code_and_exact_location_below_its_root() -> None
     found = expectations({"redirector": REDIRECTS})
     # Probed below the root with a query, so that a Location shows the path kept or replaced.
     assert REDIRECT_PROBE_PATH.startswith("/") and REDIRECT_PROBE_PATH != "/" and "?" in REDIRECT_PROBE_PATH
+    https = {"hsts": True, "hsts_max_age": 31536000, "tls_min_version": "1.2"}
     assert found == {
         ("old.x.org", "/"): Expectation(
-            REDIRECT_PROBE_PATH, ("302",), f"https://new.x.org{REDIRECT_PROBE_PATH}", backend=False
+            REDIRECT_PROBE_PATH, ("302",), f"https://new.x.org{REDIRECT_PROBE_PATH}", backend=False, **https
         ),
         ("gone.x.org", "/"): Expectation(
-            REDIRECT_PROBE_PATH, ("301",), "https://new.x.org/status/page?from=gone", backend=False
+            REDIRECT_PROBE_PATH, ("301",), "https://new.x.org/status/page?from=gone", backend=False, **https
         ),
-        ("bare.x.org", "/"): Expectation(REDIRECT_PROBE_PATH, ("302",), "https://new.x.org", backend=False),
+        ("bare.x.org", "/"): Expectation(
+            REDIRECT_PROBE_PATH, ("302",), "https://new.x.org", backend=False, **https
+        ),
     }
 
 
@@ -92,9 +102,33 @@ def test_the_location_is_what_the_redirect_middleware_makes_of_the_probe() -> No
         assert made == route.expect.location, route
 
 
-def test_no_route_expects_hsts_while_nothing_configures_it() -> None:
+def test_every_route_expects_the_edges_https_policy() -> None:
+    # Redirects too: they are answered over HTTPS by the same entry point.
     found = expectations({"redirector": REDIRECTS, "binderhub": {"hosts": ["b.x.org"]}})
-    assert {e.hsts for e in found.values()} == {False}
+    assert {(e.hsts, e.hsts_max_age, e.tls_min_version) for e in found.values()} == {(True, 31536000, "1.2")}
+
+
+def test_the_https_policy_follows_the_members_settings() -> None:
+    state = build_member(
+        "m", {"binderhub": {"hosts": ["b.x.org"]}}, namespace="ns", tls_min_version="1.3", hsts_max_age=0
+    )
+    (route,) = state.routes
+    assert (route.expect.hsts, route.expect.hsts_max_age, route.expect.tls_min_version) == (False, 0, "1.3")
+
+
+@pytest.mark.parametrize(
+    ("settings", "key"),
+    [
+        ({"tls_min_version": "1.1"}, "binder_ingresses_tls_min_version"),
+        ({"tls_min_version": 1.2}, "binder_ingresses_tls_min_version"),
+        ({"hsts_max_age": 3600}, "binder_ingresses_hsts_max_age"),
+        ({"hsts_max_age": True}, "binder_ingresses_hsts_max_age"),
+    ],
+)
+def test_a_bad_https_policy_is_refused_naming_member_and_key(settings: dict[str, Any], key: str) -> None:
+    with pytest.raises(MemberError) as caught:
+        build_member("m", {"binderhub": {"hosts": ["b.x.org"]}}, namespace="ns", **settings)
+    assert [(i.member, i.key) for i in caught.value.issues] == [("m", key)]
 
 
 def test_the_routes_handed_to_ansible_carry_their_expectation() -> None:
@@ -106,12 +140,16 @@ def test_the_routes_handed_to_ansible_carry_their_expectation() -> None:
         "status": ["2xx", "3xx"],
         "location": "",
         "backend": True,
-        "hsts": False,
+        "hsts": True,
+        "hsts_max_age": 31536000,
+        "tls_min_version": "1.2",
     }
     assert by_host["gone.x.org"] == {
         "request": REDIRECT_PROBE_PATH,
         "status": ["301"],
         "location": "https://new.x.org/status/page?from=gone",
         "backend": False,
-        "hsts": False,
+        "hsts": True,
+        "hsts_max_age": 31536000,
+        "tls_min_version": "1.2",
     }

@@ -131,6 +131,7 @@ def as_catalogue(state: MemberState) -> dict[str, Any]:
             continue
         annotations = dict(manifest["metadata"].get("annotations", {}))
         annotations.pop("kubernetes.io/tls-acme", None)
+        annotations.pop("traefik.ingress.kubernetes.io/router.entrypoints", None)
         middlewares = annotations.pop("traefik.ingress.kubernetes.io/router.middlewares", "")
         rules = {r["host"]: r["http"]["paths"] for r in manifest["spec"]["rules"]}
         for t, tls in enumerate(manifest["spec"]["tls"]):

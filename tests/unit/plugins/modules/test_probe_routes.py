@@ -155,6 +155,50 @@ def test_hsts_is_required_only_where_the_route_expects_it(hsts: bool) -> None:
 
 
 @pytest.mark.parametrize(
+    ("header", "problem"),
+    [
+        ("max-age=31536000", ""),
+        ("max-age=63072000; includeSubDomains; preload", ""),
+        ('max-age="31536000"', ""),
+        ("Max-Age=31536000", ""),
+        ("max-age=86400", "max-age 86400, expected at least 31536000"),
+        ("max-age=0", "max-age 0, expected at least 31536000"),
+        ("includeSubDomains", "without a max-age: 'includeSubDomains'"),
+        ("", "no Strict-Transport-Security header"),
+    ],
+)
+def test_hsts_max_age_must_reach_the_expectation(header: str, problem: str) -> None:
+    expect = probe_routes.expectation({**BACKEND, "expect": {"hsts": True, "hsts_max_age": 31536000}})
+    headers = {"strict-transport-security": header} if header else {}
+    found = probe_routes.problems(expect, answer(headers=headers), None, HOST, min_days_left=14)
+    assert (found[0] if found else "").endswith(problem) and len(found) == (1 if problem else 0), found
+
+
+@pytest.mark.parametrize(
+    ("version", "older_accepted", "problem"),
+    [
+        ("TLSv1.3", "", ""),
+        ("TLSv1.2", "", ""),
+        ("TLSv1.2", "TLSv1.1", "accepts TLSv1.1, older than TLS 1.2"),
+        ("TLSv1", "TLSv1", "answered over TLSv1, expected TLS 1.2 or newer"),
+    ],
+)
+def test_the_tls_version_must_reach_the_expectation(version: str, older_accepted: str, problem: str) -> None:
+    expect = probe_routes.expectation({**BACKEND, "expect": {"tls_min_version": "1.2"}})
+    sent = answer()
+    sent.tls_version = version
+    found = probe_routes.problems(expect, sent, None, HOST, min_days_left=14, older_accepted=older_accepted)
+    assert found == ([problem] if problem else [])
+
+
+def test_a_server_of_tls_1_2_and_newer_refuses_older_handshakes(servers: Servers) -> None:
+    # Python's default server context (the test servers') accepts TLS 1.2 and newer only.
+    assert _probe.older_tls_accepted("127.0.0.1", servers.https_port, HOST, "1.2", timeout=5) == ""
+    # Asked for 1.3 at least, the server's TLS 1.2 is reported.
+    assert _probe.older_tls_accepted("127.0.0.1", servers.https_port, HOST, "1.3", timeout=5) == "TLSv1.2"
+
+
+@pytest.mark.parametrize(
     ("overrides", "problem"),
     [
         ({"status": 200, "headers": {}}, "plain HTTP answered 200"),
@@ -179,7 +223,14 @@ def test_plain_http_is_not_judged_when_the_check_is_off() -> None:
 def test_report_puts_one_aligned_row_per_route_after_the_header() -> None:
     base = {"location": "", "http_status": 308, "error": "", "problems": [], "ok": True}
     rows = [
-        {**base, "host": HOST, "request": "/", "status": 200, "cert": {"days_left": 60.0}},
+        {
+            **base,
+            "host": HOST,
+            "request": "/",
+            "status": 200,
+            "cert": {"days_left": 60.0},
+            "tls_version": "TLSv1.3",
+        },
         {
             **base,
             "host": "long-name.a.test",
@@ -194,7 +245,7 @@ def test_report_puts_one_aligned_row_per_route_after_the_header() -> None:
     lines = probe_routes.report_lines(rows)
     assert len(lines) == 3
     assert lines[0].split()[:3] == ["host", "request", "status"]
-    assert lines[1].split() == [HOST, "/", "200", "-", "60.0", "308", "ok"]
+    assert lines[1].split() == [HOST, "/", "200", "-", "60.0", "TLSv1.3", "308", "ok"]
     assert lines[2].endswith("FAIL: boom") and lines[2].split()[2] == "-"
     assert lines[1].index("/") == lines[2].index("/")
 
