@@ -28,7 +28,9 @@ options:
       - The settings, a mapping whose keys are the keyword arguments below other than O(member).
       - Keys are C(namespace) (required), C(entrypoint_name), C(ingress_class), C(replicas),
         C(log_level), C(responding_timeout), C(resources), C(tls_min_version), C(tls_cipher_suites),
-        C(harbor_max_body_bytes), C(tmp_size_limit), C(ephemeral_storage_limit), C(http_redirect), C(access_log_headers), C(access_log_query), C(hsts_max_age), C(hsts_include_subdomains), C(redirect_middlewares), C(overrides).
+        C(harbor_max_body_bytes), C(tmp_size_limit), C(ephemeral_storage_limit), C(http_redirect),
+        C(access_log_headers), C(access_log_query), C(hsts_max_age), C(hsts_include_subdomains),
+        C(redirect_middlewares), C(overrides).
     type: dict
     required: true
   member:
