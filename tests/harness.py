@@ -322,6 +322,20 @@ def local_member() -> dict[str, Any]:
     return data
 
 
+def local_hosts() -> list[str]:
+    """Every host inventories/local's member serves, sorted: the components' hosts, the buckets'
+    hosts and the redirects' sources (written out from the inventory, not from the model)."""
+    hosts: list[str] = []
+    for name, spec in local_member()["binder_ingresses_components"].items():
+        if name == "gcs-proxy":
+            hosts += [b["host"] for b in spec["buckets"]]
+        elif name == "redirector":
+            hosts += [r["from"] for r in spec["redirects"]]
+        else:
+            hosts += spec["hosts"]
+    return sorted(hosts)
+
+
 def traefik_chart() -> Path:
     """The traefik chart inventories/local installs (its traefik_chart_path, inventory_dir resolved)."""
     path = str(local_member()["traefik_chart_path"]).replace("{{ inventory_dir }}", str(INVENTORY))

@@ -7,26 +7,11 @@ import ssl
 import pytest
 from ansible_collections.binder.ingress.plugins.module_utils import _probe
 from cryptography import x509
-from harness import Member, local_member
+from harness import Member, local_hosts
 
 from sandbox.demo import LB_ADDRESS
 
-COMPONENTS = local_member()["binder_ingresses_components"]
-
-
-def _hosts() -> list[str]:
-    hosts: list[str] = []
-    for name, spec in COMPONENTS.items():
-        if name == "gcs-proxy":
-            hosts += [b["host"] for b in spec["buckets"]]
-        elif name == "redirector":
-            hosts += [r["from"] for r in spec["redirects"]]
-        else:
-            hosts += spec["hosts"]
-    return sorted(hosts)
-
-
-HOSTS = _hosts()
+HOSTS = local_hosts()
 
 
 @pytest.mark.parametrize("host", HOSTS)

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 from ansible_collections.binder.ingress.plugins.module_utils import _probe
-from harness import Member, local_member, probe
+from harness import Member, local_hosts, local_member, probe
 from rawhttp import Connection, upload
 
 from sandbox.demo import LB_ADDRESS
@@ -32,20 +32,7 @@ MB = 1_000_000
 ONE_YEAR = 31536000
 
 
-def _hosts() -> list[str]:
-    """Every host of the inventory: components' hosts, buckets' hosts and redirects' sources."""
-    hosts: list[str] = []
-    for name, spec in COMPONENTS.items():
-        if name == "gcs-proxy":
-            hosts += [b["host"] for b in spec["buckets"]]
-        elif name == "redirector":
-            hosts += [r["from"] for r in spec["redirects"]]
-        else:
-            hosts += spec["hosts"]
-    return sorted(hosts)
-
-
-HOSTS = _hosts()
+HOSTS = local_hosts()
 
 # OpenSSL's names of Mozilla's "intermediate" TLS 1.2 suites for the stand-in's EC certificates,
 # and suites outside the profile that Go (so traefik) would offer by default.

@@ -11,31 +11,14 @@ import stat
 import subprocess
 import sys
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any
 
 import pytest
 from ansible import constants
-from ansible.parsing.dataloader import DataLoader
-from ansible.playbook.play_context import PlayContext
-from ansible.playbook.task import Task
 from ansible_collections.binder.ingress.plugins.action import write_files
-from ansible_collections.binder.ingress.plugins.action.write_files import ActionModule
+from write_files_support import run
 
 ROOT = Path(__file__).resolve().parents[4]
 FILES = {"a.yaml": "---\na: 1\n", "b.md": "# b\n"}
-
-
-def run(args: dict[str, Any], *, check: bool = False, diff: bool = False) -> dict[str, Any]:
-    task = Task()
-    task.action = "binder.ingress.write_files"
-    task.args = args
-    task.check_mode = check
-    task.diff = diff
-    connection = SimpleNamespace(_shell=SimpleNamespace(tmpdir=None))
-    action = ActionModule(task, connection, PlayContext(), DataLoader(), None)
-    result: dict[str, Any] = action.run(task_vars={})
-    return result
 
 
 def listing(path: Path) -> dict[str, tuple[str, int]]:
