@@ -337,6 +337,13 @@ class SetApplier:
             # list(): wait for every item, and raise here what a worker raised unexpectedly.
             list(pool.map(work, items))
 
+    def _list(self, resource: Any, namespace: str | None, label_selector: str | None = None) -> list[JSON]:
+        """The objects of one kind (in ``namespace``, or cluster-wide), as plain JSON."""
+        listing = _json(
+            self.client.get(resource, namespace=namespace, label_selector=label_selector, serialize=False)
+        )
+        return list(listing.get("items") or [])
+
     def live(self, items: list[Item]) -> dict[Key, JSON]:
         """The objects of the set's kinds as they are, one list per kind and namespace."""
         found: dict[Key, JSON] = {}
@@ -348,10 +355,7 @@ class SetApplier:
             if scope in listed:
                 continue
             listed.add(scope)
-            listing = _json(
-                self.client.get(item.resource, namespace=item.key.namespace or None, serialize=False)
-            )
-            for obj in listing.get("items") or []:
+            for obj in self._list(item.resource, item.key.namespace or None):
                 meta = obj.get("metadata") or {}
                 obj.setdefault("kind", item.key.kind)
                 obj.setdefault("apiVersion", item.api_version)
@@ -456,15 +460,8 @@ class SetApplier:
         namespace = self.params.get("namespace")
         candidates: list[tuple[Any, Item]] = []
         for resource in resources:
-            listing = _json(
-                self.client.get(
-                    resource,
-                    namespace=namespace if resource.namespaced else None,
-                    label_selector=",".join(terms),
-                    serialize=False,
-                )
-            )
-            for obj in listing.get("items") or []:
+            listed = self._list(resource, namespace if resource.namespaced else None, ",".join(terms))
+            for obj in listed:
                 meta = obj.get("metadata") or {}
                 obj.setdefault("kind", resource.kind)
                 obj.setdefault("apiVersion", resource.group_version)
