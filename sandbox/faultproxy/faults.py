@@ -2,13 +2,14 @@
 
 A fault is written as comma-separated key=value pairs (docs/sandbox.md):
 
-    action=error|throttle|conflict|delay|drop   what to do (required)
+    action=error|throttle|conflict|delay|drop|down   what to do (required)
     path=REGEX      searched in the request path (default: every API request)
     verb=V[|V...]   kube verbs (get list watch create update patch delete deletecollection)
                     or HTTP methods (GET POST PUT PATCH DELETE)
     code=N          status for action=error (default 500)
     retry_after=S   Retry-After seconds for action=throttle (answers 429; default 1)
-    seconds=S       for action=delay (default 1.0); the request is then served normally
+    seconds=S       for action=delay (default 1.0); the request is then served normally.
+                    For action=down: how long the API stays down (default: until cleared)
     after=N         let the first N matching requests through (default 0)
     times=N         fire at most N times (default: no limit)
     name=NAME       shown in the audit log and in listings (default fault-<n>)
@@ -21,7 +22,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-ACTIONS = ("error", "throttle", "conflict", "delay", "drop")
+ACTIONS = ("error", "throttle", "conflict", "delay", "drop", "down")
 _counter = itertools.count(1)
 
 
@@ -36,7 +37,7 @@ class Fault:
     verbs: tuple[str, ...] = ()
     code: int = 500
     retry_after: int = 1
-    seconds: float = 1.0
+    seconds: float | None = 1.0  # None: action=down until cleared
     after: int = 0
     times: int | None = None
     name: str = ""
@@ -92,7 +93,7 @@ def parse(spec: str | dict[str, Any]) -> Fault:
     if unknown:
         raise FaultSpecError(f"unknown fault spec key(s): {', '.join(sorted(unknown))}")
     if "action" not in pairs:
-        raise FaultSpecError("fault spec needs action=error|throttle|conflict|delay|drop")
+        raise FaultSpecError(f"fault spec needs action={'|'.join(ACTIONS)}")
     try:
         verbs = tuple(v for v in (pairs.get("verb") or pairs.get("verbs") or "").split("|") if v)
         return Fault(
@@ -101,7 +102,9 @@ def parse(spec: str | dict[str, Any]) -> Fault:
             verbs=verbs,
             code=int(pairs.get("code", 500)),
             retry_after=int(pairs.get("retry_after", 1)),
-            seconds=float(pairs.get("seconds", 1.0)),
+            seconds=(
+                float(pairs["seconds"]) if "seconds" in pairs else None if pairs["action"] == "down" else 1.0
+            ),
             after=int(pairs.get("after", 0)),
             times=int(pairs["times"]) if "times" in pairs else None,
             name=pairs.get("name", ""),
@@ -113,8 +116,25 @@ def parse(spec: str | dict[str, Any]) -> Fault:
 
 
 class Faults:
+    """The faults in force, in the order added; and whether a `down` fault took the API down."""
+
     def __init__(self) -> None:
         self._faults: list[Fault] = []
+        self._down: tuple[Fault, float] | None = None  # the fault, and when the API comes back
+
+    def down(self, now: float) -> Fault | None:
+        """The `down` fault that holds the API down at ``now``, if any."""
+        if self._down is None:
+            return None
+        fault, until = self._down
+        if now >= until:
+            self._down = None
+            return None
+        fault.fired += 1
+        return fault
+
+    def go_down(self, fault: Fault, now: float) -> None:
+        self._down = (fault, now + fault.seconds if fault.seconds is not None else float("inf"))
 
     def add(self, fault: Fault) -> Fault:
         self._faults = [f for f in self._faults if f.name != fault.name]
@@ -124,6 +144,8 @@ class Faults:
     def clear(self, name: str | None = None) -> int:
         before = len(self._faults)
         self._faults = [f for f in self._faults if name is not None and f.name != name]
+        if self._down is not None and not any(f is self._down[0] for f in self._faults):
+            self._down = None  # the API is back once the fault that took it down is gone
         return before - len(self._faults)
 
     def list(self) -> list[dict[str, Any]]:

@@ -2,12 +2,13 @@
 
 Clients talk to the proxy as if it were the API server. A request that a fault (sandbox/faultproxy/faults.py,
 docs/sandbox.md "Fault injection") fires on is answered here — an error `Status`, a 429 with
-`Retry-After`, a 409, a delay before forwarding, or a dropped connection — and recorded in a
+`Retry-After`, a 409, a delay before forwarding, a dropped connection, or the API down (every
+request dropped until the fault's time is up or it is cleared) — and recorded in a
 JSON-lines log. Every other request goes to kube-apiserver unchanged (method, path, query, headers
 with the client's own bearer token, body) and its answer is streamed back as it arrives, so watches
 work. Connection upgrades (exec, attach, port-forward) are refused with 501. TLS ends here, so a
 client certificate cannot reach kube-apiserver through the proxy: its clients use bearer tokens.
-/healthz, /livez and /readyz are forwarded but never faulted.
+/healthz, /livez and /readyz are forwarded and never faulted, except while the API is down.
 
 The admin API shares the listener, behind the sandbox token: `GET /sandbox/faults` lists,
 `POST /sandbox/faults` with `{"spec": "action=..."}` (or the keys as an object) adds,
@@ -32,6 +33,7 @@ import os
 import signal
 import ssl
 import sys
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -201,7 +203,7 @@ def check_fault(fault: Fault) -> Fault:
     """A fault the proxy can answer with; FaultSpecError otherwise."""
     if fault.action == "error" and not 400 <= fault.code <= 599:
         raise FaultSpecError(f"fault code must be an HTTP error status (400-599), got {fault.code}")
-    if fault.seconds < 0 or fault.retry_after < 0 or fault.after < 0 or (fault.times or 0) < 0:
+    if (fault.seconds or 0) < 0 or fault.retry_after < 0 or fault.after < 0 or (fault.times or 0) < 0:
         raise FaultSpecError("fault seconds, retry_after, after and times must not be negative")
     return fault
 
@@ -308,6 +310,9 @@ class FaultProxy:
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
         self._port: int | None = None
+        # Client connections with a forwarded request in flight (watches included): the API going
+        # down cuts them, as a dead kube-apiserver would.
+        self._open: set[Any] = set()
 
     @property
     def port(self) -> int:
@@ -384,9 +389,13 @@ class FaultProxy:
         path = request.path
         if path.startswith(_ADMIN_PREFIX):
             return await self._admin(request)
+        verb = request_verb(request.method, path, next(iter(request.query.getall("watch", [])), None))
+        down = self.faults.down(time.monotonic())
+        if down is not None:
+            # Down is down: health checks and watches get no answer either.
+            return await self._inject(request, down, verb)
         if _is_health(path):
             return await self._forward(request)
-        verb = request_verb(request.method, path, next(iter(request.query.getall("watch", [])), None))
         fault = self.faults.pick(request.method, verb, path)
         if fault is None:
             return await self._forward(request)
@@ -415,9 +424,13 @@ class FaultProxy:
         log.info("fault %s (%s) on %s %s", fault.name, fault.action, request.method, request.path_qs)
         try:
             if fault.action == "delay":
-                await asyncio.sleep(fault.seconds)
+                await asyncio.sleep(fault.seconds or 0.0)
                 return await self._forward(request, record)
-            if fault.action == "drop":
+            if fault.action == "down":
+                self.faults.go_down(fault, time.monotonic())
+                for transport in list(self._open):
+                    transport.abort()
+            if fault.action in ("drop", "down"):
                 record(0)
                 if request.transport is not None:
                     request.transport.abort()
@@ -432,9 +445,6 @@ class FaultProxy:
     async def _forward(
         self, request: web.Request, on_status: Callable[[int], None] | None = None
     ) -> web.StreamResponse:
-        import aiohttp
-        from aiohttp import web
-        from yarl import URL
 
         def answered(status: int) -> None:
             if on_status is not None:
@@ -447,6 +457,20 @@ class FaultProxy:
                 "",  # kube's StatusReasonUnknown: it has no reason for 501
                 "the sandbox fault proxy does not forward connection upgrades (exec, attach)",
             )
+        assert self._session is not None
+        transport = request.transport
+        if transport is not None:
+            self._open.add(transport)
+        try:
+            return await self._send(request, answered)
+        finally:
+            self._open.discard(transport)
+
+    async def _send(self, request: web.Request, answered: Callable[[int], None]) -> web.StreamResponse:
+        import aiohttp
+        from aiohttp import web
+        from yarl import URL
+
         assert self._session is not None
         body = await request.read() if request.body_exists else None
         headers = _drop_headers(request.headers, _NOT_FORWARDED)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import os
 import signal
@@ -218,6 +219,41 @@ def test_fault_delay_and_drop(cluster: Cluster, ns: str, faults: Any) -> None:
     with pytest.raises((urllib.error.URLError, ConnectionError, OSError)):
         _get(url, token, cluster.sandbox_dir / "ca.crt")
     assert _get(url, token, cluster.sandbox_dir / "ca.crt") == 200
+
+
+def test_fault_down_drops_every_request_until_its_time_is_up(cluster: Cluster, ns: str, faults: Any) -> None:
+    assert cluster.sandbox_dir is not None
+    base = _state(cluster)["api_url"]
+    token = (cluster.sandbox_dir / "token").read_text().strip()
+    ca = cluster.sandbox_dir / "ca.crt"
+    # A watch in flight when the API goes down is cut too.
+    watch = urllib.request.Request(
+        f"{base}/api/v1/namespaces/{ns}/configmaps?watch=true", headers={"Authorization": f"Bearer {token}"}
+    )
+    stream = urllib.request.urlopen(watch, context=ssl.create_default_context(cafile=str(ca)), timeout=30)
+    faults(f"action=down,seconds=3,path=/namespaces/{ns}/secrets$,name=outage")
+    assert _get(f"{base}/api/v1/namespaces/{ns}/pods", token, ca) == 200  # not down before it fires
+    started = time.monotonic()
+    for path in (f"/api/v1/namespaces/{ns}/secrets", "/api/v1/nodes", "/readyz"):
+        with pytest.raises((urllib.error.URLError, ConnectionError, OSError)):
+            _get(base + path, token, ca)
+    with pytest.raises((ConnectionError, OSError, http.client.HTTPException)):
+        while stream.read(1):
+            pass
+    assert time.monotonic() - started < 3
+    time.sleep(max(0.0, 3.2 - (time.monotonic() - started)))
+    assert _get(f"{base}/api/v1/nodes", token, ca) == 200  # back by itself
+    faults(f"action=down,path=/namespaces/{ns}/services$,name=outage2")
+    with pytest.raises((urllib.error.URLError, ConnectionError, OSError)):
+        _get(f"{base}/api/v1/namespaces/{ns}/services", token, ca)
+    time.sleep(0.5)
+    with pytest.raises((urllib.error.URLError, ConnectionError, OSError)):
+        _get(f"{base}/api/v1/nodes", token, ca)  # no seconds: down until cleared
+    _fault(cluster, "clear", "--name", "outage2")
+    assert _get(f"{base}/api/v1/nodes", token, ca) == 200
+    dropped = [e for e in _fault_log(cluster) if e.get("fault") in ("outage", "outage2")]
+    assert {e["path"] for e in dropped} >= {f"/api/v1/namespaces/{ns}/secrets", "/api/v1/nodes", "/readyz"}
+    assert all(e["status"] == 0 for e in dropped)
 
 
 def test_fault_spec_errors_are_refused(cluster: Cluster) -> None:
