@@ -12,11 +12,14 @@ deleted once every apply succeeded. Nothing here imports Ansible: the module tur
 from __future__ import annotations
 
 import json
+import random
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass, field
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 from ansible_collections.binder.ingress.plugins.module_utils.constants import (
     LABEL_MANAGED_BY,
@@ -37,6 +40,21 @@ MASK = "********"
 BOOKKEEPING = ("managedFields", "resourceVersion", "generation", "uid", "creationTimestamp")
 # Requests in flight at once when the module's `parallel` is not given.
 PARALLEL = 8
+# A request that failed in a way a second try can cure (see transient()) is sent again, at most
+# RETRIES more times, after BACKOFF, 2*BACKOFF, ... seconds (at most BACKOFF_CAP, a quarter of
+# jitter on top), or after the server's Retry-After (at most RETRY_AFTER_CAP).
+RETRIES = 5
+BACKOFF = 0.5
+BACKOFF_CAP = 8.0
+RETRY_AFTER_CAP = 30.0
+# Seconds one request may take (connect and read) before it counts as lost and is tried again.
+REQUEST_TIMEOUT = 30.0
+# What a retried request returns.
+T = TypeVar("T")
+# Statuses kube-apiserver answers when it cannot serve the request now, whatever the request:
+# throttled (429), an internal error (500), its proxy or load balancer (502), overloaded or
+# starting (503), a timeout (504).
+TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
 class ApplySetError(Exception):
@@ -52,6 +70,91 @@ def api_message(error: BaseException) -> str:
     """kube-apiserver's own words for a refused request (its Status message), else the error."""
     summary = getattr(error, "summary", None)
     return str(summary()) if callable(summary) else str(error)
+
+
+class Unreachable(ApplySetError):
+    """The API server kept failing a request after every retry: it is down, or too sick to use."""
+
+
+def status_of(error: BaseException) -> int | None:
+    status = getattr(error, "status", None)
+    return status if isinstance(status, int) else None
+
+
+def transport_error(error: BaseException) -> bool:
+    """True for a request that got no HTTP answer at all: refused, reset, cut off, timed out."""
+    if status_of(error) is not None:
+        return False
+    with suppress(ImportError):
+        import urllib3.exceptions
+
+        if isinstance(error, urllib3.exceptions.HTTPError):
+            return True
+    return isinstance(error, (ConnectionError, TimeoutError, OSError))
+
+
+def transient(error: BaseException, conflict: bool = False) -> bool:
+    """Whether sending the same request again can succeed. Every request this module sends is
+    safe to repeat: reads, server-side applies (declarative: the same body gives the same object)
+    and deletes bound to a uid and resourceVersion. A 409 is transient only where ``conflict``:
+    for an apply (kube-apiserver's optimistic concurrency, cured by trying again), not for a
+    delete whose preconditions no longer hold."""
+    status = status_of(error)
+    return transport_error(error) or status in TRANSIENT_STATUSES or (conflict and status == 409)
+
+
+def retry_after(error: BaseException) -> float | None:
+    """The server's Retry-After, in seconds, if it gave one."""
+    headers = getattr(error, "headers", None) or {}
+    value = headers.get("Retry-After") if hasattr(headers, "get") else None
+    try:
+        return min(RETRY_AFTER_CAP, max(0.0, float(value))) if value is not None else None
+    except ValueError:
+        return None
+
+
+def problem(error: BaseException) -> str:
+    """What went wrong, in a line: kube-apiserver's words, or what the connection did."""
+    if not transport_error(error):
+        return api_message(error)
+    reason = getattr(error, "reason", None) or error  # urllib3's MaxRetryError wraps the cause
+    cause = getattr(reason, "args", None)
+    text = str(reason)
+    if isinstance(reason, Exception) and cause and len(cause) > 1:
+        text = f"{cause[0]} ({cause[-1]!r})"  # ProtocolError('Connection aborted.', RemoteDisconnected(...))
+    return f"no answer from the API server: {text}"
+
+
+def retrying(
+    call: Callable[[], T],
+    what: str,
+    *,
+    retries: int = RETRIES,
+    conflict: bool = False,
+    sleep: Callable[[float], None] | None = None,
+) -> T:
+    """``call()``, sent again after a backoff while it fails transiently, at most ``retries`` more
+    times; then :class:`Unreachable` naming ``what`` and the last failure. Any other failure is raised
+    as it is."""
+    started = time.monotonic()
+    for attempt in range(retries + 1):
+        try:
+            return call()
+        except Exception as e:
+            if not transient(e, conflict):
+                raise
+            if attempt == retries:
+                raise Unreachable(
+                    [
+                        f"{what}: {problem(e)} (tried {attempt + 1} times in {time.monotonic() - started:.1f} s)"
+                    ]
+                ) from e
+            wait = retry_after(e)
+            if wait is None:
+                wait = min(BACKOFF_CAP, BACKOFF * 2**attempt)
+                wait += random.uniform(0, wait / 4)  # spreads the retries of parallel requests
+            (sleep or time.sleep)(wait)
+    raise AssertionError("unreachable")  # the loop returns or raises
 
 
 def masked(obj: JSON) -> JSON:
@@ -155,11 +258,23 @@ def set_of(params: JSON) -> str:
     )
 
 
+def owner_of(params: JSON) -> str:
+    """The set and whose it is, as every message names them."""
+    member = params.get("member")
+    owner = f"member {member}" if member else "the members of the cluster"
+    return f"set {params.get('set') or '(not given)'} of {owner}"
+
+
 class SetApplier:
     """Applies one labelled set through a kubernetes.core K8SClient and prunes what left it.
 
     ``params`` are the module's: ``set``, ``member`` (None: a set the members of a cluster share),
-    ``namespace``, ``create_namespace``, ``objects``, ``prune_kinds``, ``parallel``.
+    ``namespace``, ``create_namespace``, ``objects``, ``prune_kinds``, ``parallel``, ``retries``,
+    ``request_timeout``.
+
+    Every request goes through :meth:`_call`: one that fails transiently is sent again (see
+    :func:`retrying`); once one has failed after every retry, the API server counts as gone and
+    no further request is sent.
     """
 
     def __init__(self, client: Any, params: JSON, *, check_mode: bool, diff: bool) -> None:
@@ -173,19 +288,33 @@ class SetApplier:
             self.labels[LABEL_MEMBER] = params["member"]
         self.done: dict[str, list[JSON]] = {"created": [], "updated": [], "unchanged": [], "deleted": []}
         self.diffs: list[JSON] = []
+        retries = params.get("retries")
+        self.retries = RETRIES if retries is None else int(retries)
+        self.timeout = float(params.get("request_timeout") or REQUEST_TIMEOUT)
+        self.gone: Unreachable | None = None
 
     # -- naming -------------------------------------------------------------------------
 
     @property
     def owner(self) -> str:
-        member = self.params.get("member")
-        owner = f"member {member}" if member else "the members of the cluster"
-        return f"set {self.params['set']} of {owner}"
+        return owner_of(self.params)
+
+    def _call(self, what: str, call: Callable[[], T], conflict: bool = False) -> T:
+        """One request, retried while it fails transiently; none once the API server is gone."""
+        if self.gone is not None:
+            raise self.gone
+        try:
+            return retrying(call, what, retries=self.retries, conflict=conflict)
+        except Unreachable as e:
+            self.gone = self.gone or e
+            raise
 
     def _resource(self, kind: str, api_version: str) -> Any:
         """The served resource, or None if the server does not serve that kind."""
         try:
-            return self.client.resource(kind, api_version)
+            return self._call(
+                f"discovery of {api_version} {kind}", lambda: self.client.resource(kind, api_version)
+            )
         except ResourceNotFoundError:
             return None
 
@@ -288,9 +417,12 @@ class SetApplier:
         namespace = self.params.get("namespace")
         if not namespace or not (self.params.get("create_namespace") or any(i.key.namespace for i in items)):
             return None, True
-        resource = self.client.resource("Namespace", "v1")
+        resource = self._resource("Namespace", "v1")
         try:
-            self.client.get(resource, name=namespace)
+            self._call(
+                f"Namespace {namespace}: read",
+                lambda: self.client.get(resource, name=namespace, _request_timeout=self.timeout),
+            )
             return None, True
         except NotFoundError:
             pass
@@ -320,10 +452,18 @@ class SetApplier:
             # The set is the collection's: take over fields another manager (kubectl, an older
             # Helm release) set, rather than fail on the conflict.
             force_conflicts=True,
+            serialize=False,
+            _request_timeout=self.timeout,
         )
         if dry_run:
             params["dry_run"] = "All"
-        return _json(item.resource.server_side_apply(serialize=False, **params))
+        return _json(
+            self._call(
+                f"{item.key}: {'dry run' if dry_run else 'apply'}",
+                lambda: item.resource.server_side_apply(**params),
+                conflict=True,
+            )
+        )
 
     def _each(self, work: Callable[[Item], None], items: list[Item]) -> None:
         """``work`` for every item, ``parallel`` requests at a time; the results keep the items' order
@@ -339,8 +479,18 @@ class SetApplier:
 
     def _list(self, resource: Any, namespace: str | None, label_selector: str | None = None) -> list[JSON]:
         """The objects of one kind (in ``namespace``, or cluster-wide), as plain JSON."""
+        where = f" in namespace {namespace}" if namespace else ""
         listing = _json(
-            self.client.get(resource, namespace=namespace, label_selector=label_selector, serialize=False)
+            self._call(
+                f"list of {resource.kind}{where}",
+                lambda: self.client.get(
+                    resource,
+                    namespace=namespace,
+                    label_selector=label_selector,
+                    serialize=False,
+                    _request_timeout=self.timeout,
+                ),
+            )
         )
         return list(listing.get("items") or [])
 
@@ -385,6 +535,8 @@ class SetApplier:
         def check(item: Item) -> None:
             try:
                 item.after = self._apply(item, dry_run=True)
+            except Unreachable:
+                return  # self.gone says it once, below
             except (DynamicApiError, ValueError) as e:
                 problems[item.key] = f"{item.key}: {api_message(e)}"
                 return
@@ -396,6 +548,8 @@ class SetApplier:
                 item.verdict = "updated" if differs(before, item.after) else "unchanged"
 
         self._each(check, sent)
+        if self.gone is not None:
+            raise ApplySetError([*self.gone.problems, "nothing of the set was written"])
         if problems:
             raise ApplySetError([problems[i.key] for i in items if i.key in problems])
         if unserved:
@@ -437,6 +591,8 @@ class SetApplier:
         def apply(item: Item) -> None:
             try:
                 self._apply(item, dry_run=False)
+            except Unreachable:
+                refused[item.key] = f"{item.key}: not applied"
             except (DynamicApiError, ValueError) as e:
                 refused[item.key] = f"{item.key}: {api_message(e)}"
 
@@ -447,8 +603,9 @@ class SetApplier:
                 self._record(item.verdict, item)
         if refused:
             problems = [refused[i.key] for i in items if i.key in refused]
+            gone = self.gone.problems if self.gone is not None else []
             raise ApplySetError(
-                [*problems, "the other objects were applied; nothing was pruned"], self.result()
+                [*gone, *problems, "the other objects were applied; nothing was pruned"], self.result()
             )
 
     def prune(self, resources: list[Any], items: list[Item]) -> None:
@@ -471,32 +628,68 @@ class SetApplier:
                 if key in keep or not selector.isMatching(obj) or meta.get("deletionTimestamp"):
                     continue
                 candidates.append((resource, Item(key, resource.group_version, obj, resource, before=obj)))
+
+        def ours(obj: JSON) -> bool:
+            return bool(selector.isMatching(obj)) and not (obj.get("metadata") or {}).get("deletionTimestamp")
+
         for resource, item in sorted(candidates, key=lambda c: c[1].key):
-            if self._delete(resource, item):
+            try:
+                deleted = self._delete(resource, item, ours)
+            except Unreachable as e:
+                raise ApplySetError([*e.problems, "the rest was not pruned"], self.result()) from e
+            if deleted:
                 self._record("deleted", item)
 
-    def _delete(self, resource: Any, item: Item) -> bool:
-        """Delete one object, bound to the uid and resourceVersion it was listed with."""
+    def _delete(self, resource: Any, item: Item, ours: Callable[[JSON], bool]) -> bool:
+        """Delete one object, bound to the uid and resourceVersion it was listed with. If it changed
+        since (409), it is read again and deleted as it is now, as long as it is still the set's."""
         meta = item.definition["metadata"]
-        body: JSON = {
-            "apiVersion": "v1",
-            "kind": "DeleteOptions",
-            "propagationPolicy": "Background",
-            "preconditions": {"uid": meta["uid"], "resourceVersion": meta["resourceVersion"]},
-        }
-        params: JSON = dict(name=item.key.name, namespace=item.key.namespace or None, body=body)
-        if self.check_mode:
-            # In the body: kube-apiserver takes DeleteOptions from the body when there is one and
-            # then ignores the query, so a dryRun=All in the query alone would delete for real.
-            body["dryRun"] = ["All"]
-            params["dry_run"] = "All"
-        try:
-            self.client.delete(resource, **params)
-        except NotFoundError:
-            return False
-        except DynamicApiError as e:
-            raise ApplySetError([f"prune: {item.key}: {api_message(e)}"], self.result()) from e
-        return True
+        where = dict(name=item.key.name, namespace=item.key.namespace or None)
+        for _ in range(self.retries + 1):
+            body: JSON = {
+                "apiVersion": "v1",
+                "kind": "DeleteOptions",
+                "propagationPolicy": "Background",
+                "preconditions": {"uid": meta["uid"], "resourceVersion": meta["resourceVersion"]},
+            }
+            params: JSON = dict(where, body=body, _request_timeout=self.timeout)
+            if self.check_mode:
+                # In the body: kube-apiserver takes DeleteOptions from the body when there is one and
+                # then ignores the query, so a dryRun=All in the query alone would delete for real.
+                body["dryRun"] = ["All"]
+                params["dry_run"] = "All"
+            try:
+                self._call(f"prune: {item.key}", partial(self.client.delete, resource, **params))
+                return True
+            except NotFoundError:
+                return False
+            except DynamicApiError as e:
+                if status_of(e) != 409:
+                    raise ApplySetError([f"prune: {item.key}: {api_message(e)}"], self.result()) from e
+            try:
+                now = _json(
+                    self._call(
+                        f"prune: {item.key}: read",
+                        lambda: self.client.get(
+                            resource, serialize=False, _request_timeout=self.timeout, **where
+                        ),
+                    )
+                )
+            except NotFoundError:
+                return False
+            now.setdefault("kind", item.key.kind)
+            now.setdefault("apiVersion", item.api_version)
+            if not ours(now):
+                self.warnings.append(
+                    f"{self.owner}: {item.key} changed while it was pruned and no longer carries the set's "
+                    "labels: left as it is"
+                )
+                return False
+            meta = now["metadata"]
+        raise ApplySetError(
+            [f"prune: {item.key}: changed again every time it was deleted ({self.retries + 1} times)"],
+            self.result(),
+        )
 
     def run(self) -> JSON:
         items = self.desired()

@@ -31,6 +31,14 @@ description:
     and resourceVersion it was listed with. Namespaced kinds are listed in O(namespace) only.
   - With O(create_namespace), a missing O(namespace) is created first, bare (no labels). An existing
     namespace is never changed, and a namespace is never pruned.
+  - A request that fails in a way a second try can cure (no answer, a lost connection, a timeout after
+    O(request_timeout), or the statuses 429, 500, 502, 503 and 504; for a dry run or an apply also 409)
+    is sent again up to O(retries) times, after 0.5, 1, 2, 4, 8, 8... seconds or the server's
+    C(Retry-After). Each request is safe to repeat (reads, server-side applies, deletions bound to a uid
+    and resourceVersion). A deletion refused because the object changed since it was listed reads it
+    again and deletes it as it is now, if it still carries the set's labels. Once a request has failed
+    after every retry, the module sends nothing more and fails, naming the set, the member, the object
+    and the step; nothing is pruned then.
 options:
   set:
     description:
@@ -88,6 +96,18 @@ options:
       - V(1) sends them one after another, in the order of O(objects).
     type: int
     default: 8
+  retries:
+    description:
+      - How many more times a request that failed transiently is sent, see the description. V(0) sends
+        each request once.
+    type: int
+    default: 5
+  request_timeout:
+    description:
+      - Seconds one request may take, from connecting to the end of the answer, before it counts as
+        lost (and is tried again).
+    type: float
+    default: 30
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
 attributes:
@@ -202,6 +222,8 @@ from ansible_collections.binder.ingress.plugins.module_utils._apply_set import (
     ApplySetError,
     SetApplier,
     api_message,
+    owner_of,
+    retrying,
 )
 from ansible_collections.kubernetes.core.plugins.module_utils.ansiblemodule import AnsibleModule
 from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
@@ -218,6 +240,8 @@ def argspec() -> dict[str, Any]:
         create_namespace=dict(type="bool", default=False),
         objects=dict(type="list", elements="dict", required=True),
         parallel=dict(type="int", default=8),
+        retries=dict(type="int", default=5),
+        request_timeout=dict(type="float", default=30.0),
         prune_kinds=dict(
             type="list",
             elements="dict",
@@ -230,17 +254,28 @@ def argspec() -> dict[str, Any]:
 
 def main() -> None:
     module = AnsibleK8SModule(module_class=AnsibleModule, argument_spec=argspec(), supports_check_mode=True)
+    params = module.params
+    limits = {
+        "parallel": (params["parallel"] >= 1, "at least 1"),
+        "retries": (params["retries"] >= 0, "0 or more"),
+        "request_timeout": (params["request_timeout"] > 0, "more than 0"),
+    }
+    for key, (good, want) in limits.items():
+        if not good:
+            module.fail_json(msg=f"apply_set: {owner_of(params)}: {key} must be {want}, got {params[key]}")
     applier = None
     try:
-        applier = SetApplier(
-            get_api_client(module), module.params, check_mode=module.check_mode, diff=module._diff
+        # Discovery talks to the API server: it is retried like every other request.
+        client = retrying(
+            lambda: get_api_client(module), "connecting to the API server", retries=params["retries"]
         )
+        applier = SetApplier(client, params, check_mode=module.check_mode, diff=module._diff)
         result = applier.run()
     except ApplySetError as e:
-        owner = applier.owner if applier else f"set {module.params['set'] or '(not given)'}"
+        owner = applier.owner if applier else owner_of(params)
         module.fail_json(msg=f"apply_set: {owner}: {e}", **e.result)
     except Exception as e:  # the kubeconfig, the connection, the API: one place turns them into a failure
-        owner = applier.owner if applier else f"set {module.params['set'] or '(not given)'}"
+        owner = applier.owner if applier else owner_of(params)
         module.fail_json(msg=f"apply_set: {owner}: {api_message(e)}", exception=traceback.format_exc())
     for warning in result.pop("warnings", []):
         module.warn(warning)

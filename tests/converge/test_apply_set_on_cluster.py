@@ -190,20 +190,27 @@ def test_prune_waits_until_every_object_was_applied(sandbox: Sandbox, tmp_path: 
     assert result["changed"] is True and not result.get("failed"), ok_run.output[-3000:]
 
     # The next run changes hub and drops old. hub's real apply fails (its dry run passes): the
-    # proxy lets the first patch of hub (the dry run) through and answers the second with a 500.
-    _fault(sandbox, "action=error,code=500,verb=patch,path=/ingresses/hub$,after=1,times=1,name=hub")
+    # proxy lets the first patch of hub (the dry run) through and answers every later one with a
+    # 500, so the retries run out too.
+    _fault(sandbox, "action=error,code=500,verb=patch,path=/ingresses/hub$,after=1,name=hub")
     wanted = [SERVICE, ingress("hub", "hub2.example.test")]
-    failed, result = apply_set(sandbox, tmp_path, namespace, wanted)
+    failed, result = apply_set(sandbox, tmp_path, namespace, wanted, retries=2)
 
     assert result["failed"] is True
-    assert result["msg"].startswith(f"apply_set: set ingresses of member alpha: Ingress {namespace}/hub: ")
-    assert "nothing was pruned" in result["msg"]
+    assert result["msg"].startswith(
+        f"apply_set: set ingresses of member alpha: Ingress {namespace}/hub: apply: Internal error occurred: "
+        "sandbox fault hub (tried 3 times in "
+    ), result["msg"]
+    assert result["msg"].endswith("the other objects were applied; nothing was pruned"), result["msg"]
     assert failed.writes() == [], "a write other than the refused apply happened"
     assert not [e for e in failed.audit if e["method"] == "DELETE"]
     net = client.NetworkingV1Api(sandbox.api())
     assert {i.metadata.name for i in net.list_namespaced_ingress(namespace).items} == {"hub", "old"}
 
-    # The fault is spent: the next run applies hub, then prunes old.
+    # The API answers again: the next run applies hub, then prunes old.
+    subprocess.run(
+        [sys.executable, "-m", "sandbox", "fault", "--dir", str(sandbox.dir), "clear"], cwd=REPO, check=True
+    )
     again, result = apply_set(sandbox, tmp_path, namespace, wanted)
     assert (names(result, "updated"), names(result, "deleted")) == (["Ingress/hub"], ["Ingress/old"])
     assert [m for m, _ in written(again)] == ["DELETE", "PATCH"]

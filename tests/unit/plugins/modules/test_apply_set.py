@@ -10,6 +10,9 @@ from __future__ import annotations
 import copy
 import json
 import threading
+import time
+from http.client import RemoteDisconnected
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -19,7 +22,19 @@ from ansible_collections.binder.ingress.plugins.module_utils import _apply_set
 from ansible_collections.binder.ingress.plugins.module_utils._apply_set import ApplySetError, SetApplier
 from ansible_collections.binder.ingress.plugins.modules import apply_set
 from kubernetes.client.exceptions import ApiException
-from kubernetes.dynamic.exceptions import NotFoundError, ResourceNotFoundError, UnprocessibleEntityError
+from kubernetes.dynamic.exceptions import (
+    ConflictError,
+    DynamicApiError,
+    ForbiddenError,
+    InternalServerError,
+    NotFoundError,
+    ResourceNotFoundError,
+    ServerTimeoutError,
+    ServiceUnavailableError,
+    TooManyRequestsError,
+    UnprocessibleEntityError,
+)
+from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError, ReadTimeoutError
 
 NS = "gesis"
 KINDS = {"Ingress": ("networking.k8s.io/v1", True), "Service": ("v1", True), "Namespace": ("v1", False)}
@@ -80,6 +95,7 @@ class FakeResource:
     def server_side_apply(self, **params: Any) -> Raw:
         """Stores the body as the object (no defaulting) unless dry_run; refuses `refuse`."""
         with self.cluster.lock:  # the module sends requests from several threads
+            self.cluster.fail("dry run" if params.get("dry_run") else "apply", params["name"])
             self.cluster.applies.append((self.kind, params["name"], params.get("dry_run")))
             refused = self.cluster.refuse | (set() if params.get("dry_run") else self.cluster.refuse_write)
             if params["name"] in refused:
@@ -105,7 +121,16 @@ class FakeClient:
         self.deletes: list[dict[str, Any]] = []
         self.refuse: set[str] = set()
         self.refuse_write: set[str] = set()  # the dry run passes, the real apply is refused
+        # (request, name) -> what the next such requests raise, one each (an API fault).
+        self.failures: dict[tuple[str, str], list[BaseException]] = {}
+        self.failed: list[tuple[str, str]] = []
         self.lock = threading.Lock()
+
+    def fail(self, request: str, name: str) -> None:
+        waiting = self.failures.get((request, name))
+        if waiting:
+            self.failed.append((request, name))
+            raise waiting.pop(0)
 
     def resource(self, kind: str, api_version: str) -> FakeResource:
         if kind not in KINDS:
@@ -113,11 +138,12 @@ class FakeClient:
         return FakeResource(self, kind)
 
     def get(self, resource: FakeResource, name: str | None = None, **params: Any) -> Any:
+        self.fail("get" if name is not None else "list", name or resource.kind)
         if name is not None:
-            # By name the module only asks whether the namespace exists (no body read).
+            # By name: whether the namespace exists (no body read), or an object to prune as it is now.
             for o in self.objects:
                 if (o["kind"], o["metadata"]["name"]) == (resource.kind, name):
-                    return copy.deepcopy(o)
+                    return answer(o, params) if "serialize" in params else copy.deepcopy(o)
             raise api_error(NotFoundError, 404, "not found")
         wanted = dict(t.split("=", 1) for t in (params.get("label_selector") or "").split(",") if t)
         items = [
@@ -130,6 +156,7 @@ class FakeClient:
         return answer({"kind": "List", "items": items}, params)
 
     def delete(self, resource: FakeResource, **params: Any) -> None:
+        self.fail("delete", params["name"])
         self.deletes.append(dict(kind=resource.kind, **params))
         body = params["body"]
         if "All" not in body.get("dryRun", []):
@@ -336,6 +363,182 @@ def test_secret_values_are_masked_in_the_diff() -> None:
     assert _apply_set.shown(secret)["data"] == {"k": _apply_set.MASK}
     assert _apply_set.shown(secret)["stringData"] == {"t": _apply_set.MASK}
     assert secret["data"] == {"k": "c2VjcmV0"}
+
+
+# --- API faults: what is retried, how long, and what a set that cannot be applied leaves -------
+
+
+def throttled(seconds: str) -> Exception:
+    error = api_error(TooManyRequestsError, 429, "too many requests")
+    error.headers = {"Content-Type": "application/json", "Retry-After": seconds}  # type: ignore[attr-defined]
+    return error
+
+
+def lost() -> Exception:
+    return ProtocolError(
+        "Connection aborted.", RemoteDisconnected("Remote end closed connection without response")
+    )
+
+
+@pytest.fixture
+def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The backoffs the module waits, without waiting them."""
+    waited: list[float] = []
+    monkeypatch.setattr(_apply_set, "time", SimpleNamespace(monotonic=time.monotonic, sleep=waited.append))
+    return waited
+
+
+@pytest.mark.parametrize(
+    ("request_", "name", "errors"),
+    [
+        ("dry run", "binderhub", [api_error(InternalServerError, 500, "etcd hiccup")] * 2),
+        ("apply", "new", [throttled("3")]),
+        ("apply", "new", [api_error(ConflictError, 409, "the object has been modified")]),
+        ("list", "Ingress", [lost(), api_error(ServiceUnavailableError, 503, "starting")]),
+        ("delete", "grafana", [api_error(ServerTimeoutError, 504, "timeout"), lost()]),
+        ("get", NS, [ReadTimeoutError(None, "/api/v1/namespaces/gesis", "read timed out")]),
+    ],
+    ids=["500-dry-run", "429-apply", "409-apply", "lost-and-503-list", "504-and-lost-delete", "timeout-get"],
+)
+def test_a_transient_failure_is_retried_and_the_set_converges(
+    cluster: FakeClient, sleeps: list[float], request_: str, name: str, errors: list[Exception]
+) -> None:
+    cluster.failures[(request_, name)] = list(errors)
+    result = run(cluster, [desired("Ingress", "binderhub", labels=labels()), desired("Ingress", "new")])
+    assert cluster.failed == [(request_, name)] * len(errors)  # every fault fired, and was got over
+    assert [o["name"] for o in result["created"]] == ["new"]
+    assert [o["name"] for o in result["deleted"]] == ["grafana", "redirector"]
+    assert len(sleeps) == len(errors)
+    if request_ == "apply" and errors[0].status == 429:  # type: ignore[attr-defined]
+        assert sleeps == [3.0]  # the server's Retry-After
+    else:
+        # 0.5 s, then 1 s, each with up to a quarter more.
+        assert all(0.5 * 2**n <= s <= 0.625 * 2**n for n, s in enumerate(sleeps)), sleeps
+
+
+def test_an_api_that_stays_down_fails_naming_the_step_and_sends_nothing_more(
+    cluster: FakeClient, sleeps: list[float]
+) -> None:
+    cluster.failures[("apply", "b")] = [api_error(ServiceUnavailableError, 503, "unavailable")] * 100
+    objects = [desired("Ingress", n) for n in ("a", "b", "c")]
+    with pytest.raises(ApplySetError) as caught:
+        run(cluster, objects, parallel=1, retries=3)
+    problems = caught.value.problems
+    assert problems[0].startswith("Ingress gesis/b: apply: unavailable (tried 4 times in "), problems
+    assert problems[1:] == [
+        "Ingress gesis/b: not applied",
+        "Ingress gesis/c: not applied",
+        "the other objects were applied; nothing was pruned",
+    ]
+    assert len(sleeps) == 3 and sum(sleeps) <= 0.625 * (1 + 2 + 4)
+    assert cluster.writes() == [("Ingress", "a")]  # c was never sent, grafana never deleted
+    assert [o["name"] for o in caught.value.result["created"]] == ["a"]
+
+
+@pytest.mark.parametrize(
+    ("error", "retried"),
+    [
+        (api_error(UnprocessibleEntityError, 422, "invalid"), False),
+        (api_error(NotFoundError, 404, "gone"), False),
+        (api_error(ForbiddenError, 403, "forbidden"), False),
+        (api_error(ConflictError, 409, "modified"), False),
+        (api_error(DynamicApiError, 502, "bad gateway"), True),
+        (lost(), True),
+    ],
+    ids=["422", "404", "403", "409-not-an-apply", "502", "lost"],
+)
+def test_only_a_failure_another_try_can_cure_is_retried(error: Exception, retried: bool) -> None:
+    calls: list[int] = []
+    waited: list[float] = []
+
+    def call() -> str:
+        calls.append(1)
+        if len(calls) == 1:
+            raise error
+        return "ok"
+
+    if retried:
+        assert _apply_set.retrying(call, "step", sleep=waited.append) == "ok"
+        assert (len(calls), len(waited)) == (2, 1)
+    else:
+        with pytest.raises(type(error)):
+            _apply_set.retrying(call, "step", sleep=waited.append)
+        assert (len(calls), waited) == (1, [])
+
+
+def test_a_prune_refused_because_the_object_changed_reads_it_again(
+    cluster: FakeClient, sleeps: list[float]
+) -> None:
+    # grafana changed after it was listed (409 on the delete): still the set's, it is deleted as it
+    # is now. redirector changed too, and lost the set's labels: someone took it over; it stays.
+    cluster.failures[("delete", "grafana")] = [api_error(ConflictError, 409, "precondition failed")]
+    cluster.failures[("delete", "redirector")] = [api_error(ConflictError, 409, "precondition failed")]
+    redirector = next(o for o in cluster.objects if o["metadata"]["name"] == "redirector")
+
+    def take_over(request: str, name: str, fail: Any = cluster.fail) -> None:
+        if (request, name) == ("delete", "redirector"):
+            redirector["metadata"]["labels"] = {}
+        fail(request, name)
+
+    cluster.fail = take_over  # type: ignore[method-assign]
+    grafana = next(o for o in cluster.objects if o["metadata"]["name"] == "grafana")
+    grafana["metadata"]["resourceVersion"] = "8"
+    result = run(cluster, [desired("Ingress", "binderhub", labels=labels())])
+    assert [o["name"] for o in result["deleted"]] == ["grafana"]
+    assert cluster.writes() == [("Ingress", "grafana")]
+    assert cluster.deletes[-1]["body"]["preconditions"] == {"uid": "uid-grafana", "resourceVersion": "8"}
+    assert result["warnings"] == [
+        "set ingresses of member gesis: Service gesis/redirector changed while it was pruned and no longer "
+        "carries the set's labels: left as it is"
+    ]
+    assert sleeps == []  # a precondition that failed is read again at once, not waited for
+
+
+def test_main_retries_connecting_and_names_the_member_when_the_api_is_down(
+    monkeypatch: pytest.MonkeyPatch, sleeps: list[float]
+) -> None:
+    def finish(_module: Any, **kwargs: Any) -> None:
+        raise Exited(kwargs)
+
+    attempts: list[int] = []
+
+    def unreachable(module: Any) -> Any:
+        attempts.append(1)
+        raise MaxRetryError(None, "/version", NewConnectionError(None, "Connection refused"))  # type: ignore[arg-type]
+
+    monkeypatch.setattr(apply_set, "get_api_client", unreachable)
+    monkeypatch.setattr(apply_set.AnsibleModule, "exit_json", finish)
+    monkeypatch.setattr(apply_set.AnsibleModule, "fail_json", lambda m, **kw: finish(m, failed=True, **kw))
+    args = dict(set="ingresses", member="gesis", namespace=NS, objects=[desired("Ingress", "a")], retries=2)
+    with patch_module_args(args), pytest.raises(Exited) as exited:
+        apply_set.main()
+    message = exited.value.result["msg"]
+    assert message.startswith(
+        "apply_set: set ingresses of member gesis: connecting to the API server: no answer from the API server: "
+    ), message
+    assert "Connection refused" in message and "(tried 3 times in " in message
+    assert len(attempts) == 3 and len(sleeps) == 2
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "want"),
+    [("parallel", 0, "at least 1"), ("retries", -1, "0 or more"), ("request_timeout", 0.0, "more than 0")],
+)
+def test_main_refuses_limits_out_of_range(
+    monkeypatch: pytest.MonkeyPatch, key: str, value: Any, want: str
+) -> None:
+    def finish(_module: Any, **kwargs: Any) -> None:
+        raise Exited(kwargs)
+
+    monkeypatch.setattr(apply_set, "get_api_client", lambda module: pytest.fail("no client before the check"))
+    monkeypatch.setattr(apply_set.AnsibleModule, "fail_json", lambda m, **kw: finish(m, failed=True, **kw))
+    args = {"set": "ingresses", "member": "gesis", "namespace": NS, "objects": [], key: value}
+    with patch_module_args(args), pytest.raises(Exited) as exited:
+        apply_set.main()
+    assert (
+        exited.value.result["msg"]
+        == f"apply_set: set ingresses of member gesis: {key} must be {want}, got {value}"
+    )
 
 
 class Exited(Exception):
