@@ -645,7 +645,7 @@ class SetApplier:
         since (409), it is read again and deleted as it is now, as long as it is still the set's."""
         meta = item.definition["metadata"]
         where = dict(name=item.key.name, namespace=item.key.namespace or None)
-        for _ in range(self.retries + 1):
+        for _attempt in range(self.retries + 1):
             body: JSON = {
                 "apiVersion": "v1",
                 "kind": "DeleteOptions",

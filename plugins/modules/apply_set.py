@@ -107,7 +107,7 @@ options:
       - Seconds one request may take, from connecting to the end of the answer, before it counts as
         lost (and is tried again).
     type: float
-    default: 30
+    default: 30.0
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
 attributes:
