@@ -262,7 +262,13 @@ def owner_of(params: JSON) -> str:
     """The set and whose it is, as every message names them."""
     member = params.get("member")
     owner = f"member {member}" if member else "the members of the cluster"
-    return f"set {params.get('set') or '(not given)'} of {owner}"
+    name = params.get("set")
+    if not name:
+        try:
+            name = set_of(params)
+        except ApplySetError:
+            name = "(not given)"
+    return f"set {name} of {owner}"
 
 
 class SetApplier:
