@@ -45,8 +45,15 @@ def test_molecule_default_scenario(tmp_path: Path) -> None:
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=900, check=False)
     output = re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout + proc.stderr)
     assert proc.returncode == 0, output[-6000:]
-    for step in ("create", "check", "converge", "idempotence", "verify", "destroy"):
+    for step in ("create", "check", "converge", "idempotence", "side_effect", "verify", "destroy"):
         assert f"{step}: Executed: Successful" in output, f"molecule step {step} did not succeed"
+    # check and converge start from a new member's cluster: no namespace (create.yml makes none) ...
+    # ... and the member's backend Services come after all three (side_effect.yml).
+    entrypoint = (
+        "Apply the cluster entrypoint Service if it differs, creating the member's namespace if missing]"
+    )
+    assert output.count(entrypoint) == 3, "site.yml did not run three times: check, converge, idempotence"
+    assert output.index("TASK [Create the member's backend Services]") > output.rindex(entrypoint)
     # verify ran the hand-written probes and the users' verify.yml, both through the entrypoint.
     assert "TASK [Request every host and path through the entrypoint, over HTTPS and plain HTTP]" in output
     assert (

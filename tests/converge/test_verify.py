@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import secret_search
 import trustme
 import yaml
 from ansible_collections.binder.ingress.plugins.module_utils import _probe
@@ -121,6 +122,19 @@ def test_verify_probes_the_same_in_check_mode(served: ServedMember) -> None:
     assert {
         (r.host, r.path): str(served.results[r].status) for r in served.routes if r.service != "redirector"
     } == {key: cells[0] for key, cells in rows.items() if key[0] not in (BETA, STATUS)}
+
+
+def test_verify_prints_no_token_or_key_at_vvv(served: ServedMember) -> None:
+    """An operator debugging a member runs verify.yml with -vvv: every module's arguments and
+    results are printed, and neither the kubeconfig's token nor a TLS key may be among them."""
+    token = yaml.safe_load(served.sandbox.kubeconfig.read_text())["users"][0]["user"]["token"]
+    assert len(token) >= 16  # the search below means something only for a real secret
+    run = served_verify(served, served.sandbox.ca_file, "-vvv", "--diff")
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output[-4000:]
+    assert "task path: " in output and "module_args" in output, "verify.yml did not run verbosely"
+    # The token as written or inside base64 (a slurped kubeconfig), and any PEM private key.
+    assert secret_search.leaks(output, {"token": token}) == []
 
 
 def failed_rows(output: str) -> dict[tuple[str, str], list[str]]:
