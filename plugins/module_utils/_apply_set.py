@@ -170,13 +170,18 @@ def masked(obj: JSON) -> JSON:
     return out
 
 
-def shown(obj: JSON) -> JSON:
-    """The object as a diff shows it: masked, without server bookkeeping and status."""
-    out = masked(obj)
+def _bare(obj: JSON) -> JSON:
+    """The object without server bookkeeping and status: what a write can change."""
+    out = dict(obj)
     out.pop("status", None)
     if isinstance(out.get("metadata"), dict):
         out["metadata"] = {k: v for k, v in out["metadata"].items() if k not in BOOKKEEPING}
     return out
+
+
+def shown(obj: JSON) -> JSON:
+    """The object as a diff shows it: masked, without server bookkeeping and status."""
+    return masked(_bare(obj))
 
 
 def _json(response: Any) -> JSON:
@@ -202,7 +207,8 @@ def _ownership(obj: JSON) -> list[tuple[str, str, str, str]]:
 
 
 def differs(live: JSON, after: JSON) -> bool:
-    return shown(live) != shown(after) or _ownership(live) != _ownership(after)
+    # Unmasked: a Secret whose values alone changed is a write too.
+    return _bare(live) != _bare(after) or _ownership(live) != _ownership(after)
 
 
 @dataclass(frozen=True, order=True)

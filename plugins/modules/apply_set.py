@@ -214,8 +214,10 @@ deleted:
     - {kind: Ingress, api_version: networking.k8s.io/v1, namespace: gesis, name: grafana}
 """
 
+import base64
 import copy
 import traceback
+from contextlib import suppress
 from typing import Any
 
 from ansible_collections.binder.ingress.plugins.module_utils._apply_set import (
@@ -252,8 +254,29 @@ def argspec() -> dict[str, Any]:
     return args
 
 
+def hide_secret_values(module: Any, objects: list[Any]) -> None:
+    """Make every value of the Secrets in ``objects`` a no_log value: Ansible then masks it wherever
+    the result shows it, the invocation's copy of O(objects) at -vvv included (diffs mask their own)."""
+    for obj in objects:
+        if not isinstance(obj, dict) or obj.get("kind") != "Secret":
+            continue
+        for key in ("data", "stringData"):
+            values = obj.get(key)
+            for value in values.values() if isinstance(values, dict) else []:
+                if not isinstance(value, str) or not value:
+                    continue
+                module.no_log_values.add(value)
+                if key == "stringData":  # as the API returns it, in data
+                    module.no_log_values.add(base64.b64encode(value.encode()).decode())
+                else:
+                    with suppress(ValueError):  # not base64 or not text: nothing else to hide
+                        module.no_log_values.add(base64.b64decode(value, validate=True).decode())
+
+
 def main() -> None:
     module = AnsibleK8SModule(module_class=AnsibleModule, argument_spec=argspec(), supports_check_mode=True)
+    # AnsibleK8SModule keeps no no_log values of its own: the AnsibleModule it wraps does.
+    hide_secret_values(module._module, module.params["objects"])
     params = module.params
     limits = {
         "parallel": (params["parallel"] >= 1, "at least 1"),
