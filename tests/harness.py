@@ -275,6 +275,19 @@ class Sandbox(Cluster):
     def audit_size(self) -> int:
         return audit.size(self.dir / "audit.jsonl")
 
+    def add_fault(self, spec: str) -> None:
+        """Give the fault proxy a fault (docs/sandbox.md, "Fault injection")."""
+        sandbox_cli("fault", "--dir", str(self.dir), "add", spec)
+
+    def clear_faults(self) -> None:
+        sandbox_cli("fault", "--dir", str(self.dir), "clear")
+
+    def fault_log(self, since: int = 0) -> list[dict[str, Any]]:
+        """The requests the proxy's faults answered (``faults.jsonl``), from line ``since`` on."""
+        path = self.dir / "faults.jsonl"
+        lines = path.read_text().splitlines() if path.exists() else []
+        return [json.loads(line) for line in lines[since:]]
+
     def audit_since(self, offset: int) -> list[dict[str, Any]]:
         """The kubeconfig user's requests since ``offset`` (what the playbooks sent)."""
         # kube-apiserver writes an audit event once the response is complete, which can be a

@@ -616,9 +616,9 @@ class SetApplier:
         if refused:
             problems = [refused[i.key] for i in items if i.key in refused]
             gone = self.gone.problems if self.gone is not None else []
-            raise ApplySetError(
-                [*gone, *problems, "the other objects were applied; nothing was pruned"], self.result()
-            )
+            applied = any(i.verdict != "unchanged" and i.key not in refused for i in items)
+            others = "the other objects were applied" if applied else "no object was written"
+            raise ApplySetError([*gone, *problems, f"{others}; nothing was pruned"], self.result())
 
     def prune(self, resources: list[Any], items: list[Item]) -> None:
         from ansible_collections.kubernetes.core.plugins.module_utils.selector import LabelSelectorFilter

@@ -20,7 +20,6 @@ module's time, and each cell begins by bringing the member to the state it needs
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -30,7 +29,7 @@ from typing import Any
 import pytest
 from ansible_collections.binder.ingress.plugins.module_utils.constants import SET_INGRESSES
 from ansible_collections.binder.ingress.plugins.module_utils.model import labels
-from harness import LOCAL_VARS, REPO, Run, Sandbox, local_hosts, member_inventory, sandbox_cli, started
+from harness import LOCAL_VARS, REPO, Run, Sandbox, local_hosts, member_inventory, started
 from kubernetes import client
 
 MEMBER = "alpha"
@@ -112,15 +111,13 @@ class Member:
         return (service.metadata.annotations or {}).get(ANNOTATION)
 
     def fault(self, spec: str) -> None:
-        sandbox_cli("fault", "--dir", str(self.box.dir), "add", spec)
+        self.box.add_fault(spec)
 
     def clear(self) -> None:
-        sandbox_cli("fault", "--dir", str(self.box.dir), "clear")
+        self.box.clear_faults()
 
     def fired(self, name: str) -> list[dict[str, Any]]:
-        path = self.box.dir / "faults.jsonl"
-        lines = path.read_text().splitlines() if path.exists() else []
-        return [e for e in map(json.loads, lines) if e.get("fault") == name]
+        return [e for e in self.box.fault_log() if e.get("fault") == name]
 
 
 def ok(run: Run) -> None:

@@ -15,7 +15,6 @@ cleared: a clean run converges, and a run after it changes and writes nothing.
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Iterator
@@ -24,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness import LOCAL_VARS, REPO, Run, Sandbox, member_inventory, sandbox_cli, started
+from harness import LOCAL_VARS, REPO, Run, Sandbox, member_inventory, started
 from kubernetes import client
 from test_helm import _failure
 
@@ -88,16 +87,14 @@ class Edge:
         return releases
 
     def fault(self, spec: str) -> None:
-        sandbox_cli("fault", "--dir", str(self.box.dir), "add", spec)
+        self.box.add_fault(spec)
 
     def clear(self) -> None:
-        sandbox_cli("fault", "--dir", str(self.box.dir), "clear")
+        self.box.clear_faults()
 
     def fired(self, since: int) -> list[dict[str, Any]]:
         """The requests the proxy's faults answered since ``since`` (a line count of faults.jsonl)."""
-        log = self.box.dir / "faults.jsonl"
-        lines = log.read_text().splitlines() if log.exists() else []
-        return [json.loads(line) for line in lines[since:]]
+        return self.box.fault_log(since)
 
     def fired_count(self) -> int:
         return len(self.fired(0))

@@ -278,6 +278,14 @@ def test_a_refused_apply_leaves_the_others_applied_and_prunes_nothing(
         "the other objects were applied; nothing was pruned",
     ]
     assert [o["name"] for o in caught.value.result["created"]] == ["a", "c", "e"]
+    # When every write is refused, the message does not speak of others.
+    cluster.refuse_write = {"a", "b", "c", "d", "e", "f"}
+    with pytest.raises(ApplySetError) as caught:
+        run(cluster, [*objects, desired("Ingress", "f")], parallel=parallel)
+    assert caught.value.problems[-2:] == [
+        "Ingress gesis/f: Ingress f is invalid",
+        "no object was written; nothing was pruned",
+    ]
     stored = {o["metadata"]["name"] for o in cluster.objects if o["kind"] == "Ingress"}
     assert {"a", "c", "e", "gone"} <= stored and not {"b", "d"} & stored
     assert cluster.deletes == []
