@@ -626,6 +626,11 @@ class SetApplier:
         keep = {i.key for i in items}
         terms = [f"{k}={v}" for k, v in sorted(self.labels.items())]
         selector = LabelSelectorFilter(terms)
+
+        def ours(obj: JSON) -> bool:
+            """Carries the set's labels and is not on its way out: a candidate, and still one after a 409."""
+            return bool(selector.isMatching(obj)) and not (obj.get("metadata") or {}).get("deletionTimestamp")
+
         namespace = self.params.get("namespace")
         candidates: list[tuple[Any, Item]] = []
         for resource in resources:
@@ -637,12 +642,9 @@ class SetApplier:
                 key = Key(resource.kind, meta.get("namespace") or "", meta["name"])
                 # The server filtered already; checking again keeps an unlabelled or another
                 # member's object safe even from a server that ignored the selector.
-                if key in keep or not selector.isMatching(obj) or meta.get("deletionTimestamp"):
+                if key in keep or not ours(obj):
                     continue
                 candidates.append((resource, Item(key, resource.group_version, obj, resource, before=obj)))
-
-        def ours(obj: JSON) -> bool:
-            return bool(selector.isMatching(obj)) and not (obj.get("metadata") or {}).get("deletionTimestamp")
 
         for resource, item in sorted(candidates, key=lambda c: c[1].key):
             try:
