@@ -93,14 +93,36 @@ def transport_error(error: BaseException) -> bool:
     return isinstance(error, (ConnectionError, TimeoutError, OSError))
 
 
+def unserved(error: BaseException) -> bool:
+    """True for kube-apiserver's 404 for a path it serves nothing on (its body is plain text, not a
+    Status). A CRD that was just created is in discovery a moment before its handler serves it, so
+    a request sent in between gets this; another try a moment later gets through. A missing object
+    is a 404 with a Status body, never this."""
+    if status_of(error) != 404:
+        return False
+    body = getattr(error, "body", None)
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    try:
+        return not (isinstance(body, str) and json.loads(body).get("kind") == "Status")
+    except (ValueError, AttributeError):
+        return True
+
+
 def transient(error: BaseException, conflict: bool = False) -> bool:
     """Whether sending the same request again can succeed. Every request this module sends is
     safe to repeat: reads, server-side applies (declarative: the same body gives the same object)
     and deletes bound to a uid and resourceVersion. A 409 is transient only where ``conflict``:
     for an apply (kube-apiserver's optimistic concurrency, cured by trying again), not for a
-    delete whose preconditions no longer hold."""
+    delete whose preconditions no longer hold. A kind just installed but not yet served (see
+    :func:`unserved`) is transient too."""
     status = status_of(error)
-    return transport_error(error) or status in TRANSIENT_STATUSES or (conflict and status == 409)
+    return (
+        transport_error(error)
+        or status in TRANSIENT_STATUSES
+        or (conflict and status == 409)
+        or unserved(error)
+    )
 
 
 def retry_after(error: BaseException) -> float | None:

@@ -72,6 +72,16 @@ def api_error(cls: type, status: int, message: str) -> Exception:
     return error
 
 
+def path_not_served() -> Exception:
+    """kube-apiserver's answer on a path it serves nothing on: a CRD in discovery whose handler
+    does not serve it yet. Plain text, not a Status."""
+    raw = ApiException(status=404, reason="Not Found")
+    raw.body = b"404 page not found\n"
+    raw.headers = {"Content-Type": "text/plain; charset=utf-8"}
+    error: Exception = NotFoundError(raw)
+    return error
+
+
 class Raw:
     """What the dynamic client returns for a request sent with serialize=False: the HTTP response."""
 
@@ -452,8 +462,9 @@ def test_an_api_that_stays_down_fails_naming_the_step_and_sends_nothing_more(
         (api_error(ConflictError, 409, "modified"), False),
         (api_error(DynamicApiError, 502, "bad gateway"), True),
         (lost(), True),
+        (path_not_served(), True),
     ],
-    ids=["422", "404", "403", "409-not-an-apply", "502", "lost"],
+    ids=["422", "404", "403", "409-not-an-apply", "502", "lost", "404-kind-not-served-yet"],
 )
 def test_only_a_failure_another_try_can_cure_is_retried(error: Exception, retried: bool) -> None:
     calls: list[int] = []
