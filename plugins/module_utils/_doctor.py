@@ -581,9 +581,12 @@ def check_certificates(
     certificates: Sequence[Mapping[str, Any]] | None,
     now: dt.datetime,
     blocked_by_redirect: bool = False,
+    unresolved: Iterable[str] = (),
 ) -> list[Finding]:
     """Every wanted TLS Secret holds a current certificate for its hosts; every Certificate of the
-    member's namespace is Ready. A failing one is listed with the Certificate's reason and message."""
+    member's namespace is Ready. A failing one is listed with the Certificate's reason and message,
+    and with the likely cause when the redirect blocks http01 or a host's DNS is ``unresolved``
+    (does not lead to the entrypoint)."""
     found: list[Finding] = []
     by_secret: dict[str, Mapping[str, Any]] = {}
     for resource in certificates or []:
@@ -623,7 +626,14 @@ def check_certificates(
                 ": "
             )
             fix = f"kubectl -n {secret.split('/')[0]} describe certificate {owner['metadata']['name']} (its Order and Challenges)"
-        found.append(Finding("certificate", secret, "error", f"{problem}; {why}{hint}", fix))
+        # http01 reaches the entrypoint only through DNS: a host that does not lead there never validates.
+        astray = [h for h in hosts if h in set(unresolved)]
+        dns_hint = (
+            f" ({', '.join(astray)}: DNS does not lead to the entrypoint, see the dns findings)"
+            if astray
+            else ""
+        )
+        found.append(Finding("certificate", secret, "error", f"{problem}; {why}{hint}{dns_hint}", fix))
     # Certificates that no wanted Secret names (or whose Secret is fine) still must be Ready.
     for resource in certificates or []:
         key = f"{(resource.get('metadata') or {}).get('namespace', '')}/{(resource.get('spec') or {}).get('secretName', '')}"

@@ -26,8 +26,8 @@ description:
     reason and message), their http01 solvers name an IngressClass that exists and is O(ingress_class), and
     that IngressClass belongs to traefik.
   - C(certificate) every TLS Secret the member's Ingresses name holds a current certificate covering their
-    hosts (else the reason and message of its cert-manager Certificate), and every Certificate in O(namespace)
-    is Ready.
+    hosts (else the reason and message of its cert-manager Certificate, and the likely cause when one of its
+    hosts has a C(dns) error or the C(redirect) blocks http01), and every Certificate in O(namespace) is Ready.
   - C(budget) Let's Encrypt's limits, per registered domain (public suffix plus one label), certificates
     issued in the last 7 days (the notBefore of the certificates in O(namespace)'s TLS Secrets and of
     Certificates elsewhere in the cluster) plus those the next converge would request (a TLS Secret of
@@ -360,7 +360,8 @@ def examine(module: Any, reader: Reader) -> tuple[list[_doctor.Finding], list[_d
     held = {c.where: c for c in (held_certificate(s) for s in secrets) if c is not None}
     member_certificates = [c for c in certificates or [] if c["metadata"].get("namespace") == namespace]
     blocked = any(f.check == "redirect" and f.severity == "error" for f in redirect)
-    findings += _doctor.check_certificates(wanted, held, member_certificates, now, blocked)
+    astray = [f.subject for f in findings if f.check == "dns" and f.severity == "error"]
+    findings += _doctor.check_certificates(wanted, held, member_certificates, now, blocked, astray)
 
     # Certificates elsewhere in the cluster count towards the same domains' budget.
     elsewhere = [

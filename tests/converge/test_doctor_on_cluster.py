@@ -10,18 +10,25 @@ no write to kube-apiserver (its audit log).
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import re
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from dns_zone import ZoneServer
-from harness import INVENTORY, REPO, Run, Sandbox, local_hosts
+import secret_search
+import yaml
+from harness import INVENTORY, LOCAL_VARS, REPO, Run, Sandbox, local_hosts, member_inventory
 
 from sandbox.demo import LB_ADDRESS, ServedMember, served_member
+
+# The plugin tests' DNS server (tests/unit/plugins/dns_zone.py), shipped with them.
+sys.path.insert(0, str(REPO / "tests" / "unit" / "plugins"))
+from dns_zone import ZoneServer
 
 DOCTOR = REPO / "playbooks" / "doctor.yml"
 VERIFY = REPO / "playbooks" / "verify.yml"
@@ -52,9 +59,14 @@ def zone() -> Iterator[ZoneServer]:
         yield server
 
 
-def doctor(box: Sandbox, zone: ZoneServer, reports: Path, *args: str) -> tuple[Run, dict[str, Any]]:
+def doctor(
+    box: Sandbox, zone: ZoneServer, reports: Path, *args: str, inventory: Path = INVENTORY
+) -> tuple[Run, dict[str, Any]]:
     run = box.playbook(
-        DOCTOR, *args, extra_vars={"doctor_resolver": zone.address, "doctor_report_dir": str(reports)}
+        DOCTOR,
+        *args,
+        inventory=inventory,
+        extra_vars={"doctor_resolver": zone.address, "doctor_report_dir": str(reports)},
     )
     assert run.audit, "the audit log shows no request of the doctor: the zero-write check would mean nothing"
     assert run.writes() == [], [(e["verb"], e["requestURI"]) for e in run.writes()]
@@ -196,6 +208,63 @@ def test_doctor_reports_dns_elsewhere_a_wrong_solver_class_and_a_failing_certifi
         ("certificate", f"Certificate {NAMESPACE}/doctor-broken"),
     }, errors
     assert "4 findings at or above error" in run.output
+
+
+def test_doctor_counts_the_budget_of_hosts_the_next_converge_would_add(
+    box: Sandbox, zone: ZoneServer, tmp_path: Path
+) -> None:
+    """Before a converge: 45 new hosts under local.test in the inventory, each redirected and so each
+    with its own certificate, on top of the 11 the cluster holds: 56 of 50, and each new Ingress is
+    missing from the cluster (drift)."""
+    components = json.loads(json.dumps(LOCAL_VARS["binder_ingresses_components"]))
+    new = [f"n{i:02d}.local.test" for i in range(45)]
+    components["redirector"]["redirects"] += [
+        {"type": "host", "from": h, "to": "mybinder.local.test"} for h in new
+    ]
+    inventory = member_inventory(tmp_path, {"local": {"binder_ingresses_components": components}})
+    zone.zone.update(dict.fromkeys(new, LB_ADDRESS))
+    run, report = doctor(box, zone, tmp_path / "reports", inventory=inventory)
+    assert run.rc != 0, run.output[-6000:]
+    (budget,) = report["budget"]
+    assert (budget["domain"], budget["issued_7d"], budget["next_converge"], budget["projected"]) == (
+        "local.test",
+        11,
+        45,
+        56,
+    ), budget
+    assert sorted(budget["new_names"]) == new
+    errors = findings(report, "error")
+    assert (
+        "11 issued in 7 days + 45 the next converge requests = 56 of 50"
+        in errors[("budget", "local.test")]["detail"]
+    )
+    missing = {
+        subject
+        for (check, subject), f in errors.items()
+        if check == "drift" and f["detail"] == "missing from the cluster"
+    }
+    assert len(missing) == 45, errors
+    # The new hosts resolve to the entrypoint, and their Secrets have no certificate yet.
+    assert all(f["severity"] == "ok" for f in report["findings"] if f["check"] == "dns"), report
+    assert sum(1 for check, _ in errors if check == "certificate") == 45
+
+
+def test_doctor_prints_no_token_or_key_at_vvv(box: Sandbox, zone: ZoneServer, tmp_path: Path) -> None:
+    """The doctor reads the member's TLS Secrets (their certificates) and Helm release records:
+    neither their keys nor the kubeconfig's token may reach the output or the reports."""
+    token = yaml.safe_load(box.kubeconfig.read_text())["users"][0]["user"]["token"]
+    assert len(token) >= 16
+    key = base64.b64decode(
+        box.kubectl(
+            "get", "secret", "-n", NAMESPACE, "tls-jupyterhub", "-o", r"jsonpath={.data.tls\.key}"
+        ).stdout
+    ).decode()
+    assert "PRIVATE KEY" in key
+    run, _ = doctor(box, zone, tmp_path, "-vvv")
+    assert run.rc == 0, run.output[-6000:]
+    assert "task path: " in run.output and "module_args" in run.output, "the doctor did not run verbosely"
+    for text in (run.output, (tmp_path / "local.json").read_text(), (tmp_path / "local.md").read_text()):
+        assert secret_search.leaks(text, {"token": token, "TLS key": key}) == []
 
 
 def verify(box: Sandbox, served: ServedMember, **extra: Any) -> Run:

@@ -6,16 +6,12 @@ import base64
 import datetime as dt
 import gzip
 import json
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 from ansible_collections.binder.ingress.plugins.module_utils import _doctor
 from ansible_collections.binder.ingress.plugins.module_utils.model import build_member
 from ansible_collections.binder.ingress.plugins.modules.doctor import registered_domain_of
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 from dns_zone import ZoneServer
 
 NOW = dt.datetime(2026, 12, 2, 12, 0, tzinfo=dt.UTC)
@@ -216,6 +212,14 @@ def test_a_failing_certificate_is_listed_with_its_reason() -> None:
         wanted, held, [certificate("hub-tls", failing)], NOW, blocked_by_redirect=True
     )
     assert "redirect" in next(f for f in blocked if f.subject == "ns/hub-tls").detail
+
+
+def test_a_failing_certificate_names_a_host_whose_dns_leads_elsewhere() -> None:
+    wanted = {"ns/hub-tls": ("hub.example.org", "www.example.org")}
+    found = _doctor.check_certificates(
+        wanted, {}, [], NOW, unresolved=["hub.example.org", "other.example.org"]
+    )
+    assert "(hub.example.org: DNS does not lead to the entrypoint, see the dns findings)" in found[0].detail
 
 
 def test_a_certificate_that_names_no_wanted_secret_must_be_ready_too() -> None:

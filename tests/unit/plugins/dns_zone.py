@@ -11,6 +11,7 @@ import socket
 import threading
 from types import TracebackType
 
+import dns.exception
 import dns.message
 import dns.rcode
 import dns.rdatatype
