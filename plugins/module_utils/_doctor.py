@@ -199,7 +199,7 @@ def parse_resolver(text: str) -> tuple[str, int] | None:
     if text in ("", "system"):
         return None
     if text.startswith("["):
-        address, _, rest = text[1:].partition("]")
+        address, _bracket, rest = text[1:].partition("]")
         port = rest[1:] if rest.startswith(":") else "53"
     elif text.count(":") == 1:
         address, port = text.split(":")

@@ -147,7 +147,9 @@ def test_doctor_reports_dns_elsewhere_a_wrong_solver_class_and_a_failing_certifi
         "-p",
         json.dumps([{"op": "replace", "path": class_path, "value": "nginx"}]),
     )
-    # A Certificate cert-manager failed on, with its Ready condition as cert-manager writes it.
+    # A Certificate cert-manager failed on, with its Ready condition as cert-manager writes it. Its
+    # issuer does not exist, so whatever plays cert-manager in the cluster cannot make it Ready; the
+    # finding is compared with the condition the Certificate has when the doctor has run.
     certificate = {
         "apiVersion": "cert-manager.io/v1",
         "kind": "Certificate",
@@ -155,7 +157,7 @@ def test_doctor_reports_dns_elsewhere_a_wrong_solver_class_and_a_failing_certifi
         "spec": {
             "secretName": "doctor-broken",
             "dnsNames": ["broken.local.test"],
-            "issuerRef": {"name": "letsencrypt-prod", "kind": "ClusterIssuer"},
+            "issuerRef": {"name": "doctor-no-such-issuer", "kind": "ClusterIssuer"},
         },
     }
     base = f"/apis/cert-manager.io/v1/namespaces/{NAMESPACE}/certificates"
@@ -177,6 +179,8 @@ def test_doctor_reports_dns_elsewhere_a_wrong_solver_class_and_a_failing_certifi
     assert status.status == 200, status.body
     try:
         run, report = doctor(box, zone, tmp_path)
+        live = box.request("GET", f"{base}/doctor-broken").body
+        (ready,) = [c for c in live["status"]["conditions"] if c["type"] == "Ready"]
     finally:
         box.kubectl(
             "patch",
@@ -199,7 +203,8 @@ def test_doctor_reports_dns_elsewhere_a_wrong_solver_class_and_a_failing_certifi
     wrong = errors[("issuer", "letsencrypt-prod")]
     assert "'nginx', which does not exist" in wrong["detail"] and "binder_ingress_class" in wrong["fix"]
     broken = errors[("certificate", f"Certificate {NAMESPACE}/doctor-broken")]
-    assert broken["detail"] == f"not Ready: Failed: {condition['message']}", broken
+    assert ready["status"] == "False", ready
+    assert broken["detail"] == f"not Ready: {ready['reason']}: {ready['message']}", (broken, ready)
     # Nothing else is wrong, and the other hosts still resolve.
     assert set(errors) == {
         ("dns", "hub.local.test"),

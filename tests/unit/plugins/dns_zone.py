@@ -25,6 +25,10 @@ class ZoneServer:
         self.sock.bind(("127.0.0.1", 0))
         self.port = int(self.sock.getsockname()[1])
         self.questions: list[str] = []
+        # Closing a UDP socket does not wake a thread blocked reading it: the reader looks up
+        # every 0.1 s whether it is to stop.
+        self.sock.settimeout(0.1)
+        self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
 
     @property
@@ -39,15 +43,18 @@ class ZoneServer:
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self.sock.close()
+        self._stop.set()
         self._thread.join(timeout=5)
+        self.sock.close()
 
     def _serve(self) -> None:
-        while True:
+        while not self._stop.is_set():
             try:
                 wire, client = self.sock.recvfrom(4096)
+            except TimeoutError:
+                continue
             except OSError:
-                return  # closed
+                return
             try:
                 query = dns.message.from_wire(wire)
             except Exception:
