@@ -34,6 +34,7 @@ __all__ = [
     "is_traefik_not_found",
     "older_tls_accepted",
     "request",
+    "served_der",
 ]
 
 # OpenSSL's X509_V_ERR_HOSTNAME_MISMATCH: the chain is trusted but does not name the host.
@@ -275,6 +276,21 @@ def certificate(sock: ssl.SSLSocket) -> Certificate | None:
     )
 
 
+def served_der(address: str, port: int, host: str, deadline: Deadline) -> bytes:
+    """The certificate the server sends for ``host`` as it is (DER), not verified: what a report
+    shows of a certificate that failed verification. Empty when even that handshake fails."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    try:
+        with _open(address, port, deadline) as raw:
+            deadline.arm(raw)
+            with context.wrap_socket(raw, server_hostname=host) as sock:
+                return sock.getpeercert(binary_form=True) or b""
+    except (OSError, ssl.SSLError):
+        return b""
+
+
 def _describe(exc: BaseException, deadline: Deadline) -> str:
     if isinstance(exc, ssl.SSLCertVerificationError):
         return f"certificate verify failed: {exc.verify_message}"
@@ -283,15 +299,16 @@ def _describe(exc: BaseException, deadline: Deadline) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def _not_covering(address: str, port: int, host: str, trust: Trust, deadline: Deadline) -> str:
-    """Why a trusted certificate was refused for ``host``: the names it does have."""
+def _not_covering(address: str, port: int, host: str, trust: Trust, deadline: Deadline) -> tuple[str, bytes]:
+    """Why a trusted certificate was refused for ``host`` (the names it does have), and the certificate."""
     try:
         with connect(address, port, host, trust, strict=False, deadline=deadline) as sock:
             cert = certificate(sock)
+            der = sock.getpeercert(binary_form=True) or b""
     except (OSError, ssl.SSLError) as exc:
-        return f"certificate verify failed: not valid for {host} ({_describe(exc, deadline)})"
+        return f"certificate verify failed: not valid for {host} ({_describe(exc, deadline)})", b""
     names = ", ".join(cert.sans) if cert and cert.sans else "no DNS name"
-    return f"certificate does not cover {host}: it names {names}"
+    return f"certificate does not cover {host}: it names {names}", der
 
 
 def request(
@@ -327,12 +344,12 @@ def request(
             answer.der = tls.getpeercert(binary_form=True) or b""
             sock = tls
     except ssl.SSLCertVerificationError as exc:
-        mismatch = exc.verify_code == _HOSTNAME_MISMATCH
-        answer.error = (
-            _not_covering(address, port, host, trust, deadline)
-            if mismatch and trust is not None
-            else _describe(exc, deadline)
-        )
+        if exc.verify_code == _HOSTNAME_MISMATCH and trust is not None:
+            answer.error, answer.der = _not_covering(address, port, host, trust, deadline)
+        else:
+            answer.error = _describe(exc, deadline)
+            # What the server sent, as it is, for the report: one more handshake, unverified.
+            answer.der = served_der(address, port, host, deadline) if trust is not None else b""
         return answer
     except (OSError, ssl.SSLError) as exc:
         answer.error = _describe(exc, deadline)

@@ -23,7 +23,10 @@ description:
     the host and path kept or replaced as the redirect's type says.
   - The server certificate is verified against O(ca_file) (or the system trust store) and the route's
     host name. A certificate that does not cover the host fails the route and is reported with the
-    names it has. A certificate that expires in fewer than O(min_days_left) days fails the route.
+    names it has. A certificate that expires in fewer than O(min_days_left) days fails the route; one
+    that expires in fewer than O(warn_days_left) days passes with a warning.
+  - Every route's row shows the certificate the server sends as it is, verified or not (read again
+    without verification when verification failed), with its issuer, its DNS names and its days left.
   - Redirects are reported, never followed. Only C(GET) is sent, never a request body, and only the
     first 64 KiB of a response body are read.
   - With O(check_http_redirect), a plain HTTP C(GET) of the same host and path on O(http_port) must be
@@ -87,7 +90,14 @@ options:
   min_days_left:
     description: A certificate that expires in fewer days than this fails its route.
     type: int
-    default: 14
+    default: 7
+  warn_days_left:
+    description:
+      - A certificate that expires in fewer days than this (but not fewer than O(min_days_left)) passes its
+        route with a warning. cert-manager renews at a third of the lifetime left (30 days for Let's Encrypt's
+        90), so a certificate this close to its end was not renewed.
+    type: int
+    default: 21
   check_http_redirect:
     description: Also check that plain HTTP on O(http_port) redirects to HTTPS.
     type: bool
@@ -160,9 +170,15 @@ routes:
       type: str
       sample: TLSv1.3
     cert:
-      description: The verified server certificate; empty when verification failed.
+      description:
+        - The server certificate as it was sent, C(verified) or not; empty when no handshake completed.
       type: dict
-      sample: {subject: hub.local.test, issuer: R11, sans: [hub.local.test], not_after: "2027-02-24T11:00:00Z", days_left: 89.9}
+      sample: {subject: hub.local.test, issuer: R11, sans: [hub.local.test], not_after: "2027-02-24T11:00:00Z", days_left: 89.9,
+               verified: true}
+    warnings:
+      description: Why a route that passed deserves a look (a certificate close to its end).
+      type: list
+      elements: str
     http_status:
       description: Status of the plain HTTP request; 0 when not sent or no response arrived.
       type: int
@@ -308,6 +324,48 @@ def problems(
     return out
 
 
+def served_certificate(answer: _probe.Answer) -> dict[str, Any]:
+    """The certificate the answer came with, as it is: the verified one, else the one sent (parsed from
+    its DER, unverified); empty when there is none."""
+    if answer.cert is not None:
+        return {**answer.cert.as_dict(), "verified": True}
+    if not answer.der:
+        return {}
+    try:
+        from cryptography import x509
+
+        cert = x509.load_der_x509_certificate(answer.der)
+    except (ImportError, ValueError):
+        return {}
+
+    def common_name(name: Any) -> str:
+        names = name.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+        return str(names[0].value) if names else name.rfc4514_string()
+
+    try:
+        sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        dns_names = [str(n) for n in sans.get_values_for_type(x509.DNSName)]
+    except x509.ExtensionNotFound:
+        dns_names = []
+    served = _probe.Certificate(
+        subject=common_name(cert.subject),
+        issuer=common_name(cert.issuer),
+        sans=tuple(dns_names),
+        not_after=cert.not_valid_after_utc.timestamp(),
+    )
+    return {**served.as_dict(), "verified": False}
+
+
+def expiry_warning(cert: dict[str, Any], warn_days_left: int, min_days_left: int) -> str:
+    """A warning for a certificate that expires soon but not yet too soon; "" otherwise."""
+    if not cert or not cert.get("verified"):
+        return ""
+    days = float(cert["days_left"])
+    if min_days_left <= days < warn_days_left:
+        return f"certificate expires in {days:.1f} days (fewer than {warn_days_left}): renewal is overdue"
+    return ""
+
+
 def probe_route(
     route: dict[str, Any], params: dict[str, Any], trust: _probe.Trust, older_tls: dict[tuple[str, str], str]
 ) -> dict[str, Any]:
@@ -332,6 +390,8 @@ def probe_route(
             params["address"], params["http_port"], host, request, None, timeout=params["timeout"]
         )
     found = problems(expect, answer, plain, host, params["min_days_left"], older_accepted)
+    cert = served_certificate(answer)
+    warning = expiry_warning(cert, params["warn_days_left"], params["min_days_left"])
     result: dict[str, Any] = dict(route)
     result.update(
         host=host,
@@ -340,19 +400,32 @@ def probe_route(
         status=answer.status,
         location=answer.location,
         tls_version=answer.tls_version,
-        cert=answer.cert.as_dict() if answer.cert else {},
+        cert=cert,
         error=answer.error,
         http_status=plain.status if plain else 0,
         http_location=plain.location if plain else "",
         problems=found,
+        warnings=[warning] if warning and not found else [],
         ok=not found,
     )
     return result
 
 
 def report_lines(results: list[dict[str, Any]]) -> list[str]:
-    """Aligned table: host, request, status, Location, certificate days left, TLS version, plain HTTP, result."""
-    header = ["host", "request", "status", "location", "cert days", "tls", "http", "result"]
+    """Aligned table: host, request, status, Location, the certificate served (days left, issuer, DNS names;
+    `!` after the days of one that did not verify), TLS version, plain HTTP, result."""
+    header = [
+        "host",
+        "request",
+        "status",
+        "location",
+        "cert days",
+        "issuer",
+        "names",
+        "tls",
+        "http",
+        "result",
+    ]
     rows = [header]
     for r in results:
         cert = r["cert"]
@@ -362,10 +435,14 @@ def report_lines(results: list[dict[str, Any]]) -> list[str]:
                 r["request"],
                 str(r["status"]) if not r["error"] else "-",
                 r["location"] or "-",
-                str(cert["days_left"]) if cert else "-",
+                (str(cert["days_left"]) + ("" if cert.get("verified", True) else "!")) if cert else "-",
+                str(cert.get("issuer") or "-") if cert else "-",
+                (",".join(cert.get("sans") or []) or "-") if cert else "-",
                 str(r.get("tls_version") or "-"),
                 str(r.get("http_status") or "-"),
-                "ok" if r["ok"] else "FAIL: " + "; ".join(r["problems"]),
+                ("WARN: " + "; ".join(r["warnings"]) if r.get("warnings") else "ok")
+                if r["ok"]
+                else "FAIL: " + "; ".join(r["problems"]),
             ]
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
@@ -381,7 +458,8 @@ def main() -> None:
             "routes": {"type": "list", "elements": "dict", "required": True},
             "ca_file": {"type": "path"},
             "timeout": {"type": "float", "default": 10},
-            "min_days_left": {"type": "int", "default": 14},
+            "min_days_left": {"type": "int", "default": 7},
+            "warn_days_left": {"type": "int", "default": 21},
             "check_http_redirect": {"type": "bool", "default": True},
         },
         supports_check_mode=True,
@@ -403,6 +481,9 @@ def main() -> None:
     older_tls: dict[tuple[str, str], str] = {}
     results = [probe_route(route, params, trust, older_tls) for route in params["routes"]]
     report = "\n".join(report_lines(results))
+    for r in results:
+        for warning in r.get("warnings") or []:
+            module.warn(f"{r['host']}{r['request']}: {warning}")
     failed = [f"{r['host']}{r['request']}" for r in results if not r["ok"]]
     if failed:
         # Ansible prints a failure's msg twice (error line and result): the table goes in

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
 from ansible.module_utils.testing import patch_module_args
 from ansible_collections.binder.ingress.plugins.module_utils import _probe
 from ansible_collections.binder.ingress.plugins.modules import probe_routes
@@ -228,7 +231,7 @@ def test_report_puts_one_aligned_row_per_route_after_the_header() -> None:
             "host": HOST,
             "request": "/",
             "status": 200,
-            "cert": {"days_left": 60.0},
+            "cert": {"days_left": 60.0, "issuer": "R11", "sans": [HOST, "b.test"], "verified": True},
             "tls_version": "TLSv1.3",
         },
         {
@@ -245,7 +248,18 @@ def test_report_puts_one_aligned_row_per_route_after_the_header() -> None:
     lines = probe_routes.report_lines(rows)
     assert len(lines) == 3
     assert lines[0].split()[:3] == ["host", "request", "status"]
-    assert lines[1].split() == [HOST, "/", "200", "-", "60.0", "TLSv1.3", "308", "ok"]
+    assert lines[1].split() == [
+        HOST,
+        "/",
+        "200",
+        "-",
+        "60.0",
+        "R11",
+        f"{HOST},b.test",
+        "TLSv1.3",
+        "308",
+        "ok",
+    ]
     assert lines[2].endswith("FAIL: boom") and lines[2].split()[2] == "-"
     assert lines[1].index("/") == lines[2].index("/")
 
@@ -409,3 +423,45 @@ def test_main_fails_a_route_whose_server_drips_within_one_deadline_per_probe(
     # Four probes (two routes, HTTPS and plain HTTP each), a second each, one after the other.
     assert 3.6 <= took <= 4 + 1.5
     assert min(https.sent) >= 5 and min(http.sent) >= 5
+
+
+@pytest.mark.parametrize(
+    ("days", "verified", "warning"),
+    [
+        (30.0, True, ""),
+        (20.9, True, "certificate expires in 20.9 days (fewer than 21): renewal is overdue"),
+        (7.0, True, "certificate expires in 7.0 days (fewer than 21): renewal is overdue"),
+        (6.9, True, ""),  # a failure, not a warning (problems() says it)
+        (10.0, False, ""),  # a certificate that did not verify fails its route anyway
+    ],
+)
+def test_a_certificate_close_to_its_end_warns_before_it_fails(
+    days: float, verified: bool, warning: str
+) -> None:
+    cert = {"days_left": days, "verified": verified}
+    assert probe_routes.expiry_warning(cert, warn_days_left=21, min_days_left=7) == warning
+
+
+def test_the_default_thresholds_warn_below_21_days_and_fail_below_7() -> None:
+    spec = probe_routes.DOCUMENTATION
+    assert "default: 7" in spec.split("min_days_left:")[1].split("warn_days_left:")[0]
+    assert "default: 21" in spec.split("warn_days_left:")[1].split("check_http_redirect:")[0]
+    expect = probe_routes.expectation(BACKEND)
+    short = answer()
+    assert short.cert is not None
+    short.cert = dataclasses.replace(short.cert, not_after=time.time() + 6.5 * 86400)
+    assert any("fewer than 7" in p for p in probe_routes.problems(expect, short, None, HOST, min_days_left=7))
+
+
+def test_a_row_shows_the_certificate_sent_even_when_it_did_not_verify(
+    servers: Servers, tmp_path: Path
+) -> None:
+    """The served certificate is read as it is: issuer, names and days, with `!` after the days."""
+    other_ca = tmp_path / "other-ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(other_ca))
+    answer_ = _probe.request(
+        "127.0.0.1", servers.https_port, HOST, "/", _probe.Trust(str(other_ca)), timeout=5
+    )
+    assert answer_.error.startswith("certificate verify failed") and answer_.der
+    cert = probe_routes.served_certificate(answer_)
+    assert cert["verified"] is False and HOST in cert["sans"] and cert["days_left"] > 1
