@@ -176,7 +176,9 @@ class Sandbox:
     def __init__(self, state_dir: Path) -> None:
         self.dir = state_dir
         self.kubeconfig = state_dir / "kubeconfig"
-        self.ca_file = state_dir / "ca.crt"
+        # What verifies both the API and the certificates traefik serves: the sandbox CA and the
+        # local ACME server's root (written by `up`, sandbox/controlplane/pebble.py).
+        self.ca_file = state_dir / "trust.pem"
 
     def up(self, env: dict[str, str] | None = None) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -354,7 +356,7 @@ def served_member(inventory: Path, work: Path) -> Iterator[ServedMember]:
 
 
 def route_ready(route: Route, result: _probe.Answer) -> bool:
-    """Whether traefik serves the route with the stand-in certificate."""
+    """Whether traefik serves the route with its certificate from the local ACME server."""
     if result.error or result.cert is None or route.host not in result.cert.sans:
         return False
     if 300 <= result.status < 400:

@@ -17,7 +17,8 @@ sandbox CA (``ca.crt``). It makes a new root and intermediate each start; ``up``
 root from the management API into ``DIR/acme-roots.pem`` and writes ``DIR/trust.pem``
 (sandbox CA and that root), which verifies both the API and the certificates traefik serves.
 The certificate lifetime is ``SANDBOX_CERT_LIFETIME`` (``90d``, ``12h``, ``600``...; default
-Pebble's own, 90 days), so tests can make certificates come due.
+90 days); an issuer asking for the ACME profile ``short`` gets 30-second certificates, so a
+test can watch one renewed.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ from sandbox import engines
 from sandbox.controlplane.cluster import SandboxError, free_port, spawn, wait_until
 
 DEFAULT_LIFETIME_SECONDS = 90 * 86400
+# An ACME profile (cert-manager's ClusterIssuer spec.acme.profile) whose certificates live 30 s.
+SHORT_PROFILE = "short"
+SHORT_LIFETIME_SECONDS = 30
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 TIMEOUT = 30.0
 
@@ -77,7 +81,14 @@ def config(ports: dict[str, int], cert: Path, key: Path, lifetime: int) -> dict[
             "tlsPort": ports["tls"],
             "ocspResponderURL": "",
             "externalAccountBindingRequired": False,
-            "profiles": {"default": {"description": "the sandbox's profile", "validityPeriod": lifetime}},
+            "profiles": {
+                "default": {"description": "the sandbox's default", "validityPeriod": lifetime},
+                # For renewal tests: a ClusterIssuer with spec.acme.profile: short gets these.
+                SHORT_PROFILE: {
+                    "description": "short-lived, for tests",
+                    "validityPeriod": SHORT_LIFETIME_SECONDS,
+                },
+            },
         }
     }
 
@@ -166,4 +177,5 @@ def start(directory: Path, web_port: int, pids: dict[str, int]) -> dict[str, Any
         "dns": f"127.0.0.1:{ports['dns']}",
         "http_port": web_port,
         "cert_lifetime_seconds": lifetime,
+        "profiles": {"default": lifetime, SHORT_PROFILE: SHORT_LIFETIME_SECONDS},
     }
