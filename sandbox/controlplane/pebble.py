@@ -17,8 +17,9 @@ sandbox CA (``ca.crt``). It makes a new root and intermediate each start; ``up``
 root from the management API into ``DIR/acme-roots.pem`` and writes ``DIR/trust.pem``
 (sandbox CA and that root), which verifies both the API and the certificates traefik serves.
 The certificate lifetime is ``SANDBOX_CERT_LIFETIME`` (``90d``, ``12h``, ``600``...; default
-90 days); an issuer asking for the ACME profile ``short`` gets 30-second certificates, so a
-test can watch one renewed.
+90 days). Pebble also honours an order's ``notAfter``, which the certificate stand-in sends
+as cert-manager does (``enableDurationFeature`` and a Certificate's ``duration``), so a test
+can watch one short-lived certificate renewed.
 """
 
 from __future__ import annotations
@@ -36,9 +37,6 @@ from sandbox import engines
 from sandbox.controlplane.cluster import SandboxError, free_port, spawn, wait_until
 
 DEFAULT_LIFETIME_SECONDS = 90 * 86400
-# An ACME profile (cert-manager's ClusterIssuer spec.acme.profile) whose certificates live 30 s.
-SHORT_PROFILE = "short"
-SHORT_LIFETIME_SECONDS = 30
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 TIMEOUT = 30.0
 
@@ -81,13 +79,9 @@ def config(ports: dict[str, int], cert: Path, key: Path, lifetime: int) -> dict[
             "tlsPort": ports["tls"],
             "ocspResponderURL": "",
             "externalAccountBindingRequired": False,
+            # One profile: Pebble picks a random one for an order that names none.
             "profiles": {
-                "default": {"description": "the sandbox's default", "validityPeriod": lifetime},
-                # For renewal tests: a ClusterIssuer with spec.acme.profile: short gets these.
-                SHORT_PROFILE: {
-                    "description": "short-lived, for tests",
-                    "validityPeriod": SHORT_LIFETIME_SECONDS,
-                },
+                "default": {"description": "the sandbox's certificates", "validityPeriod": lifetime}
             },
         }
     }
@@ -175,7 +169,8 @@ def start(directory: Path, web_port: int, pids: dict[str, int]) -> dict[str, Any
         "intermediate_file": str(directory / "acme-intermediate.pem"),
         "trust_file": str(directory / "trust.pem"),
         "dns": f"127.0.0.1:{ports['dns']}",
+        # challtestsrv's management API: a test can point one host's DNS elsewhere (/add-a).
+        "dns_management_url": f"http://127.0.0.1:{ports['challtestsrv']}",
         "http_port": web_port,
         "cert_lifetime_seconds": lifetime,
-        "profiles": {"default": lifetime, SHORT_PROFILE: SHORT_LIFETIME_SECONDS},
     }

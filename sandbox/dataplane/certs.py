@@ -32,6 +32,7 @@ import base64
 import datetime as dt
 import hashlib
 import logging
+import re
 import tempfile
 import threading
 from collections.abc import Callable
@@ -45,6 +46,7 @@ from acme.crypto_util import make_csr
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from josepy.json_util import field as jose_field
 from josepy.jwk import JWK, JWKRSA
 
 from .kube import ApiError, Kube, Obj, reconcile_loop
@@ -63,6 +65,7 @@ DOMAIN_LABEL = "acme.cert-manager.io/http-domain"
 TOKEN_LABEL = "acme.cert-manager.io/http-token"
 # Which Certificate a solver object serves (cert-manager's point at the Challenge instead).
 CERTIFICATE_LABEL = "sandbox.binder.ingress/certificate"
+DURATION_ANNOTATION = "cert-manager.io/duration"
 SOLVER_PORT = 8089
 CHALLENGE_PATH = "/.well-known/acme-challenge/"
 RENEW_FRACTION = 2 / 3
@@ -94,6 +97,7 @@ def certificates_for(
         issuer = requested_issuer(ingress, default_issuer)
         if issuer is None:
             continue
+        annotations = ingress["metadata"].get("annotations") or {}
         for tls in (ingress.get("spec") or {}).get("tls") or []:
             secret, hosts = tls.get("secretName"), sorted(set(tls.get("hosts") or []))
             if not secret or not hosts or (namespace, secret) in out:
@@ -120,9 +124,26 @@ def certificates_for(
                     "dnsNames": hosts,
                     "usages": ["digital signature", "key encipherment"],
                     "issuerRef": {"name": issuer, "kind": "ClusterIssuer", "group": "cert-manager.io"},
+                    # ingress-shim's annotation for the requested lifetime.
+                    **(
+                        {"duration": annotations[DURATION_ANNOTATION]}
+                        if annotations.get(DURATION_ANNOTATION)
+                        else {}
+                    ),
                 },
             }
     return out
+
+
+_GO_UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+
+
+def parse_duration(text: str) -> dt.timedelta:
+    """A Go duration as cert-manager's ``duration`` takes it (``2160h``, ``1h30m``, ``45s``)."""
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|h|m|s)", text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise ValueError(f"duration {text!r} is not a Go duration such as 2160h or 1h30m")
+    return dt.timedelta(seconds=sum(float(n) * _GO_UNITS[u] for n, u in parts))
 
 
 @dataclass(frozen=True)
@@ -136,6 +157,8 @@ class Issuer:
     ingress_class: str | None
     ca_bundle: bytes | None
     profile: str | None = None
+    # spec.acme.enableDurationFeature: the order asks for the Certificate's duration (notAfter).
+    duration_feature: bool = False
 
     @classmethod
     def of(cls, obj: Obj) -> Issuer:
@@ -155,6 +178,7 @@ class Issuer:
             ingress_class=ingress.get("ingressClassName") or ingress.get("class"),
             ca_bundle=base64.b64decode(bundle) if bundle else None,
             profile=str(acme["profile"]) if acme.get("profile") else None,
+            duration_feature=bool(acme.get("enableDurationFeature")),
         )
 
 
@@ -336,11 +360,34 @@ class Challenge:
     response: challenges.ChallengeResponse
 
 
+class _NewOrder(messages.NewOrder):
+    """newOrder with RFC 8555's optional notAfter, which the acme library does not send."""
+
+    not_after: str | None = jose_field("notAfter", omitempty=True)
+
+
+def _new_order(
+    acme: client.ClientV2, names: list[str], csr: bytes, profile: str | None, not_after: dt.datetime | None
+) -> messages.OrderResource:
+    if not_after is None:
+        return acme.new_order(csr, profile=profile)
+    identifiers = [messages.Identifier(typ=messages.IDENTIFIER_FQDN, value=name) for name in names]
+    body = _NewOrder(identifiers=identifiers, profile=profile or "", not_after=_timestamp(not_after))
+    response = acme._post(acme.directory["newOrder"], body)
+    order = messages.Order.from_json(response.json())
+    authorizations = [
+        acme._authzr_from_response(acme._post_as_get(url), uri=url) for url in order.authorizations
+    ]
+    return messages.OrderResource(
+        body=order, uri=response.headers.get("Location"), authorizations=authorizations, csr_pem=csr
+    )
+
+
 def _order(
-    account: Account, csr: bytes, profile: str | None
+    account: Account, names: list[str], csr: bytes, profile: str | None, not_after: dt.datetime | None
 ) -> tuple[messages.OrderResource, list[Challenge]]:
     with account.lock:
-        order = account.client.new_order(csr, profile=profile)
+        order = _new_order(account.client, names, csr, profile, not_after)
     found = []
     for authz in order.authorizations:
         if authz.body.status == messages.STATUS_VALID:
@@ -534,7 +581,12 @@ class CertStandIn:
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
         csr = make_csr(key_pem, list(spec["dnsNames"]))
-        order, found = await asyncio.to_thread(_order, account, csr, issuer.profile)
+        not_after = None
+        if issuer.duration_feature and spec.get("duration"):
+            not_after = _now() + parse_duration(str(spec["duration"]))
+        order, found = await asyncio.to_thread(
+            _order, account, list(spec["dnsNames"]), csr, issuer.profile, not_after
+        )
         created: list[str] = []
         try:
             for chall in found:

@@ -23,6 +23,7 @@ from sandbox.dataplane.certs import (
     backoff,
     certificates_for,
     issue_reason,
+    parse_duration,
     renewal_time,
     requested_issuer,
     solver_objects,
@@ -243,3 +244,23 @@ def test_parse_lifetime(text: str, seconds: int) -> None:
 def test_parse_lifetime_rejects(text: str) -> None:
     with pytest.raises(SandboxError, match="SANDBOX_CERT_LIFETIME"):
         parse_lifetime(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("2160h", 2160 * 3600), ("1h30m", 5400), ("45s", 45), ("1m0.5s", 60.5)]
+)
+def test_go_durations(text: str, seconds: float) -> None:
+    assert parse_duration(text).total_seconds() == seconds
+
+
+@pytest.mark.parametrize("text", ["", "30", "1d", "h", "30s junk"])
+def test_go_durations_rejected(text: str) -> None:
+    with pytest.raises(ValueError, match="Go duration"):
+        parse_duration(text)
+
+
+def test_ingress_shim_passes_the_duration_annotation_on() -> None:
+    tls = [{"hosts": ["a.example.org"], "secretName": "tls-a"}]
+    annotations = {"kubernetes.io/tls-acme": "true", "cert-manager.io/duration": "30s"}
+    (certificate,) = certificates_for({("ns", "a"): _ingress("a", annotations, tls)}, "le").values()
+    assert certificate["spec"]["duration"] == "30s"
