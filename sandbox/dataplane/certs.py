@@ -49,7 +49,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from josepy.json_util import field as jose_field
 from josepy.jwk import JWK, JWKRSA
 
-from .kube import ApiError, Kube, Obj, reconcile_loop
+from .kube import ApiError, Kube, Obj, key_of, reconcile_loop
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +63,9 @@ ALT_NAMES_ANNOTATION = "cert-manager.io/alt-names"
 SOLVER_LABEL = "acme.cert-manager.io/http01-solver"
 DOMAIN_LABEL = "acme.cert-manager.io/http-domain"
 TOKEN_LABEL = "acme.cert-manager.io/http-token"
-# Which Certificate a solver object serves (cert-manager's point at the Challenge instead).
-CERTIFICATE_LABEL = "sandbox.binder.ingress/certificate"
+# Which Certificate a solver object serves (cert-manager's point at the Challenge instead); an
+# annotation, as a Certificate's name may be longer than a label value.
+CERTIFICATE_ANNOTATION = "sandbox.binder.ingress/certificate"
 DURATION_ANNOTATION = "cert-manager.io/duration"
 SOLVER_PORT = 8089
 CHALLENGE_PATH = "/.well-known/acme-challenge/"
@@ -234,12 +235,12 @@ def solver_objects(
         SOLVER_LABEL: "true",
         DOMAIN_LABEL: _short_hash(domain),
         TOKEN_LABEL: _short_hash(token),
-        CERTIFICATE_LABEL: certificate,
     }
+    annotations = {CERTIFICATE_ANNOTATION: f"{namespace}/{certificate}"}
     service: Obj = {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": {"name": name, "namespace": namespace, "labels": labels},
+        "metadata": {"name": name, "namespace": namespace, "labels": labels, "annotations": annotations},
         "spec": {
             "type": "ClusterIP",
             "ports": [{"name": "http", "port": SOLVER_PORT, "targetPort": SOLVER_PORT, "protocol": "TCP"}],
@@ -276,7 +277,10 @@ def solver_objects(
             "name": name,
             "namespace": namespace,
             "labels": labels,
-            "annotations": {"nginx.ingress.kubernetes.io/whitelist-source-range": "0.0.0.0/0,::/0"},
+            "annotations": {
+                **annotations,
+                "nginx.ingress.kubernetes.io/whitelist-source-range": "0.0.0.0/0,::/0",
+            },
         },
         "spec": spec,
     }
@@ -445,6 +449,8 @@ class CertStandIn:
         self._ingresses: dict[tuple[str, str], Obj] = {}
         self._accounts: dict[tuple[str, str, bytes | None], Account] = {}
         self._account_lock = asyncio.Lock()
+        # The periodic pass also retries failures whose backoff has passed.
+        self.resync = 10.0
         self._attempts: dict[tuple[str, str], _Attempts] = {}
         self._dirty = asyncio.Event()
 
@@ -452,8 +458,8 @@ class CertStandIn:
         self._ingresses = cache
         self._dirty.set()
 
-    async def run(self, resync: float = 5.0) -> None:
-        await reconcile_loop("certificate stand-in", self._dirty, self.reconcile, resync)
+    async def run(self) -> None:
+        await reconcile_loop("certificate stand-in", self._dirty, self.reconcile, self.resync)
 
     # --- ingress-shim ---
 
@@ -469,26 +475,34 @@ class CertStandIn:
         return None, "cert-manager"
 
     async def reconcile(self) -> None:
-        if await self.kube.get(CERTIFICATES) is None:
+        listing = await self.kube.get(CERTIFICATES)
+        if listing is None:
             return  # cert-manager's CRDs are not installed
         default_issuer, resource_namespace = await self._controller()
-        wanted = certificates_for(self._ingresses, default_issuer)
-        for (namespace, name), body in wanted.items():
-            path = f"/apis/cert-manager.io/v1/namespaces/{namespace}/certificates/{name}"
-            current = await self.kube.get(path)
-            if current is None:
+        current = {key_of(c): c for c in listing.get("items") or []}
+        changed = False
+        for (namespace, name), body in certificates_for(self._ingresses, default_issuer).items():
+            existing = current.get((namespace, name))
+            if existing is None:
                 await self.kube.create(f"/apis/cert-manager.io/v1/namespaces/{namespace}/certificates", body)
                 log.info("certificate stand-in: created Certificate %s/%s", namespace, name)
-            elif current.get("spec") != body["spec"]:
+                changed = True
+            elif existing.get("spec") != body["spec"]:
+                path = f"/apis/cert-manager.io/v1/namespaces/{namespace}/certificates/{name}"
                 await self.kube.merge_patch(path, {"spec": body["spec"]})
-        listing = await self.kube.get(CERTIFICATES) or {}
+                changed = True
+        if changed:
+            listing = await self.kube.get(CERTIFICATES) or {}
+        items = listing.get("items") or []
         # Concurrently, as cert-manager's workers do: one slow challenge must not hold up the rest.
-        await asyncio.gather(
-            *(
-                self._certificate(certificate, resource_namespace)
-                for certificate in listing.get("items") or []
-            )
+        results = await asyncio.gather(
+            *(self._certificate(certificate, resource_namespace) for certificate in items),
+            return_exceptions=True,
         )
+        for certificate, result in zip(items, results, strict=True):
+            if isinstance(result, Exception):
+                meta = certificate["metadata"]
+                log.warning("certificate stand-in: %s/%s: %s", meta["namespace"], meta["name"], result)
 
     # --- issuing ---
 
@@ -500,6 +514,7 @@ class CertStandIn:
         reason = issue_reason(certificate, secret, now)
         if reason is None:
             await self._set_ready(certificate, secret)
+            self._wake_at_renewal(secret)
             return
         attempts = self._attempts.setdefault((namespace, name), _Attempts())
         hosts = tuple(spec.get("dnsNames") or [])
@@ -516,6 +531,7 @@ class CertStandIn:
             attempts.failures += 1
             wait = backoff(attempts.failures)
             attempts.not_before = loop.time() + wait
+            loop.call_later(wait + 0.1, self._dirty.set)  # retry when the backoff is over
             message = (
                 f"The certificate request has failed to complete and will be retried in {wait:.0f}s: "
                 f"{acme_error(exc)}"
@@ -535,6 +551,16 @@ class CertStandIn:
         )
         await self.event(certificate, "Normal", "Issued", "The certificate has been successfully issued")
         await self._set_ready(certificate, secret)
+
+    def _wake_at_renewal(self, secret: Obj | None) -> None:
+        """Reconcile at the renewal time when it comes before the next resync, as cert-manager
+        schedules each Certificate's renewal."""
+        if secret is None:
+            return
+        cert = x509.load_pem_x509_certificate(base64.b64decode(secret["data"]["tls.crt"]))
+        delay = (renewal_time(cert) - _now()).total_seconds()
+        if 0 <= delay < self.resync:
+            asyncio.get_running_loop().call_later(delay + 0.1, self._dirty.set)
 
     async def _account(self, issuer: Issuer, resource_namespace: str) -> Account:
         async with self._account_lock:  # one registration (and one key Secret) per issuer

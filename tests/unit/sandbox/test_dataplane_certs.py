@@ -211,6 +211,11 @@ def test_solver_objects_are_shaped_like_cert_managers() -> None:
     assert path["path"] == CHALLENGE_PATH + "TOKEN"
     assert path["pathType"] == "ImplementationSpecific"
     assert path["backend"]["service"] == {"name": name, "port": {"number": SOLVER_PORT}}
+    # A Certificate's name may be longer than a label value may be: its name is in an annotation.
+    long_name = "tls-redirector-a-federation-member-with-a-rather-long-name-for-its-redirect-local-test"
+    for obj in solver_objects("ns", long_name, "a.example.org", "TOKEN", "traefik"):
+        assert all(len(value) <= 63 for value in obj["metadata"]["labels"].values())
+        assert obj["metadata"]["annotations"]["sandbox.binder.ingress/certificate"] == f"ns/{long_name}"
     # Another token or domain gets other objects.
     assert solver_objects("ns", "tls-a", "a.example.org", "OTHER", "traefik")[0]["metadata"]["name"] != name
 
