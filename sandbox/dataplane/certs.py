@@ -20,7 +20,7 @@ library, certbot's) to the ACME server each ClusterIssuer names (locally: Pebble
    challenge is accepted, and the ACME server validates it through real traefik;
 4. **result**: the ``kubernetes.io/tls`` Secret (``tls.crt`` full chain, ``tls.key``; cert-manager
    writes ``ca.crt`` for ACME only when the server returns a root, which ACME does not), the
-   Certificate's Ready condition (True/Issued, or False/Failed with the ACME error), Events on
+   Certificate's Ready condition (True/Ready, or False/Failed with the ACME error), Events on
    the Certificate, and the solver objects deleted. A failure is retried with exponential
    backoff (cert-manager backs off from an hour; here from seconds, for a local cluster).
 """
