@@ -299,7 +299,8 @@ def test_a_certificate_close_to_expiry_is_renewed_and_served_without_a_restart(m
             first = wait_for("the first certificate served", serving)
             pid = member.sandbox.dataplane()["traefik"]["pid"]
             lifetime = (first.not_valid_after_utc - first.not_valid_before_utc).total_seconds()
-            assert lifetime == pytest.approx(30, abs=2)
+            # notAfter is 30 s after the order; notBefore is when Pebble issued, after the challenge.
+            assert 10 < lifetime <= 30
             second = wait_for(
                 "a renewed certificate served",
                 lambda: (c := serving()) is not None and c.serial_number != first.serial_number and c,
