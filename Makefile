@@ -31,7 +31,7 @@ deb:
 	fi
 
 # The local cluster's engines (etcd, kube-apiserver, kube-controller-manager, kube-scheduler,
-# kwok, helm), built from the Go modules pinned in engines/*/go.mod with the machine's Go into
+# kwok, helm, pebble), built from the Go modules pinned in engines/*/go.mod with the machine's Go into
 # ~/.cache/binder-ingress/engines (BINDER_ENGINES_CACHE), keyed by those pins: cold, about
 # 14 minutes on 2 cores; cached, under a second. Progress is printed while it builds.
 engines:

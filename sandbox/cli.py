@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from sandbox import engines
-from sandbox.controlplane import pki
+from sandbox.controlplane import pebble, pki
 from sandbox.controlplane.cluster import (
     SandboxError,
     alive,
@@ -47,6 +47,10 @@ _STATE_FILES = (
     "tokens.csv",
     "traefik-static.yaml",
     "traefik-dynamic.yaml",
+    "pebble-config.json",
+    "acme-roots.pem",
+    "acme-intermediate.pem",
+    "trust.pem",
 )
 
 
@@ -128,6 +132,10 @@ def up(
             for key, value in (traefik.get("entrypoints") or {}).items():
                 state["ports"][f"traefik_{key}"] = value
             write_json(directory / "state.json", state)
+            # The local ACME server validates http01 through traefik's web entrypoint, so it
+            # starts once the data plane has reserved that port.
+            state["acme"] = pebble.start(directory, int(traefik["web"]), pids)
+            write_json(directory / "state.json", state)
     except BaseException:
         # Ctrl-C or a failed start: nothing is left running.
         stop_all(pids)
@@ -181,6 +189,10 @@ def status(directory: Path) -> dict[str, Any]:
     report["processes"] = {name: alive(int(pid)) for name, pid in (state.get("pids") or {}).items()}
     if "dataplane" in state:
         report["dataplane_running"] = alive(dp_pid)
+    if "acme" in state:
+        report["acme_running"] = all(
+            alive(int((state.get("pids") or {}).get(n) or 0)) for n in ("pebble", "challtestsrv")
+        )
     return report
 
 

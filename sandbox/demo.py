@@ -9,9 +9,10 @@
    which the data plane serves on their ClusterIPs.
 5. Probe every host and path of those Ingresses over HTTPS through the cluster entrypoint
    (its load-balancer address in the API, the ports the data plane's load balancer maps),
-   with SNI and the sandbox CA, until all are served; print one row per route.
+   with SNI, verified against the local ACME server's root (every certificate was ordered from
+   Pebble over ACME, http01 through traefik), until all are served; print one row per route.
 6. Run ``playbooks/verify.yml`` as a user would: it finds the entrypoint's address through the
-   API; only the local ports and the sandbox CA are passed.
+   API; only the local ports and the CA file are passed.
 7. Stop the local cluster, whatever happened (failure, Ctrl-C): nothing is left running.
 
 The helpers here are shared with the e2e tests (tests/e2e) and tests/converge/test_verify.py.
@@ -176,7 +177,9 @@ class Sandbox:
     def __init__(self, state_dir: Path) -> None:
         self.dir = state_dir
         self.kubeconfig = state_dir / "kubeconfig"
-        self.ca_file = state_dir / "ca.crt"
+        # What verifies both the API and the certificates traefik serves: the sandbox CA and the
+        # local ACME server's root (written by `up`, sandbox/controlplane/pebble.py).
+        self.ca_file = state_dir / "trust.pem"
 
     def up(self, env: dict[str, str] | None = None) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -354,7 +357,7 @@ def served_member(inventory: Path, work: Path) -> Iterator[ServedMember]:
 
 
 def route_ready(route: Route, result: _probe.Answer) -> bool:
-    """Whether traefik serves the route with the stand-in certificate."""
+    """Whether traefik serves the route with its certificate from the local ACME server."""
     if result.error or result.cert is None or route.host not in result.cert.sans:
         return False
     if 300 <= result.status < 400:
@@ -399,8 +402,8 @@ def verify(sandbox: Sandbox, entrypoint: Entrypoint, inventory: Path = INVENTORY
     """``playbooks/verify.yml`` as a user runs it; it reads the entrypoint's address from the API.
 
     Only what differs from a member is passed: the load balancer's local ports (a member's are
-    443 and 80) and the sandbox CA (a member's certificates chain to a public root).
-    """
+    443 and 80) and the sandbox's trust file, which holds Pebble's root (a member's certificates
+    chain to a public root)."""
     extra = {"verify_https_port": entrypoint.https, "verify_ca_file": str(sandbox.ca_file)}
     if entrypoint.http is not None:
         extra["verify_http_port"] = entrypoint.http
@@ -436,6 +439,7 @@ def table(results: dict[Route, _probe.Answer]) -> str:
         "backend reached",
         "redirect Location",
         "certificate subject",
+        "issuer",
         "SANs",
         "days left",
     ]
@@ -452,6 +456,7 @@ def table(results: dict[Route, _probe.Answer]) -> str:
                 backend,
                 result.location or "-",
                 cert.subject if cert else "-",
+                cert.issuer if cert else "-",
                 ",".join(cert.sans) if cert else "-",
                 f"{cert.days_left:.1f}" if cert else "-",
             ]
@@ -475,7 +480,10 @@ def demo(inventory: Path, work: Path, started: float) -> int:
     except engines.EngineError as exc:
         raise DemoError(str(exc)) from exc
     sandbox = Sandbox(work / "sandbox")
-    step("starting the local cluster (etcd, kube-apiserver, controller-manager, scheduler, kwok, data plane)")
+    step(
+        "starting the local cluster (etcd, kube-apiserver, controller-manager, scheduler, kwok, data plane, "
+        "Pebble as the ACME server)"
+    )
     with running(sandbox):
         step(
             f"converging: ansible-playbook site.yml -i {os.path.relpath(inventory, ROOT)} (Helm releases included)"

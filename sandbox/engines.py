@@ -1,7 +1,8 @@
 """The local cluster's engines, built from the Go modules pinned in ``engines/*/go.mod``.
 
 ``python -m sandbox engines`` builds etcd, kube-apiserver, kube-controller-manager,
-kube-scheduler, kwok and helm with the machine's Go (``GOTOOLCHAIN=local``) into a cache
+kube-scheduler, kwok, helm, and Pebble (Let's Encrypt's test ACME server) with its DNS
+server pebble-challtestsrv, with the machine's Go (``GOTOOLCHAIN=local``) into a cache
 keyed by what decides the binaries: each wrapper module's go.mod and go.sum, the build
 recipe and the Go version. Later runs, and other clones on the same machine, reuse it.
 Nothing is downloaded but Go modules through the module proxy.
@@ -72,6 +73,8 @@ class Engine:
         elif self.name == "helm":
             flags.append(f"-X helm.sh/helm/v3/internal/version.version={version}")
             flags.append("-X helm.sh/helm/v3/internal/version.gitTreeState=clean")
+        elif self.name == "pebble":
+            flags.append(f"-X main.version={version}")
         return " ".join(flags)
 
     def key(self, go_version: str) -> str:
@@ -97,6 +100,15 @@ ENGINES = (
     Engine("etcd", "go.etcd.io/etcd/server/v3", ("go.etcd.io/etcd/server/v3",), ("etcd",)),
     Engine("kwok", "sigs.k8s.io/kwok", ("sigs.k8s.io/kwok/cmd/kwok",), ("kwok",)),
     Engine("helm", "helm.sh/helm/v3", ("helm.sh/helm/v3/cmd/helm",), ("helm",)),
+    Engine(
+        "pebble",
+        "github.com/letsencrypt/pebble/v2",
+        (
+            "github.com/letsencrypt/pebble/v2/cmd/pebble",
+            "github.com/letsencrypt/pebble/v2/cmd/pebble-challtestsrv",
+        ),
+        ("pebble", "pebble-challtestsrv"),
+    ),
 )
 BINARIES = {binary: engine for engine in ENGINES for binary in engine.binaries}
 

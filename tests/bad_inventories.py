@@ -334,4 +334,9 @@ CASES: dict[str, tuple[dict[str, Any], str]] = {
         "member traefik-chart-version-range: traefik_chart_version: 41.x is not a 41.x chart version",
     ),
     "default-issuer-unknown": ({"cert_manager_default_issuer": "zerossl"}, "cert_manager_default_issuer"),
+    # A private ACME server's CA bundle holds certificates only: a pasted key is refused, not applied.
+    "acme-ca-bundle-key": (
+        {"cert_manager_acme_ca_bundle": "-----BEGIN PRIVATE KEY-----\nMAAA\n-----END PRIVATE KEY-----\n"},
+        "member acme-ca-bundle-key: cert_manager_acme_ca_bundle: PEM block 1 is a PRIVATE KEY, not a CERTIFICATE",
+    ),
 }

@@ -359,7 +359,7 @@ def traefik_chart() -> Path:
 class Member:
     """The local member as ``make demo`` serves it: converged by ``site.yml -i inventories/local``,
     Helm releases included, stand-in backends added, every route served by real traefik through
-    the cluster entrypoint with its stand-in certificate."""
+    the cluster entrypoint with its certificate, ordered from the local Pebble over ACME."""
 
     sandbox: DemoSandbox
     objects: list[dict[str, Any]]  # the member's Ingresses, as the converge left them in the API

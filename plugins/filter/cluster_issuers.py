@@ -44,13 +44,21 @@ options:
     description: IngressClass of the http01 solver's temporary Ingresses.
     type: str
     default: traefik
+  ca_bundle:
+    description:
+      - PEM text of the CA certificates that sign a private ACME server's HTTPS certificate, set as each
+        issuer's C(spec.acme.caBundle). Only C(CERTIFICATE) blocks are accepted.
+      - Empty (the default) trusts the system roots, as Let's Encrypt needs.
+    type: str
+    default: ''
   keys:
     description:
       - Input field to the variable the user wrote it in, so that errors name that variable, for example
         C(dict(email='binder_acme_email')).
-      - Fields are C(email) (the input), C(issuers), C(ingress_class) and C(member). A field not given is
-        named by the cert_manager role's variable (C(cert_manager_acme_email), C(cert_manager_cluster_issuers),
-        C(cert_manager_ingress_class); C(member) by C(inventory_hostname)).
+      - Fields are C(email) (the input), C(issuers), C(ingress_class), C(ca_bundle) and C(member). A field not
+        given is named by the cert_manager role's variable (C(cert_manager_acme_email),
+        C(cert_manager_cluster_issuers), C(cert_manager_ingress_class), C(cert_manager_acme_ca_bundle);
+        C(member) by C(inventory_hostname)).
     type: dict
     default: {}
 """
@@ -73,7 +81,12 @@ _NAME = "binder.ingress.cluster_issuers"
 
 
 def _cluster_issuers(
-    email: Any, member: Any = None, issuers: Any = None, ingress_class: Any = "traefik", keys: Any = None
+    email: Any,
+    member: Any = None,
+    issuers: Any = None,
+    ingress_class: Any = "traefik",
+    ca_bundle: Any = "",
+    keys: Any = None,
 ) -> list[dict[str, Any]]:
     member = check_member(_NAME, member)
     variables = {**CLUSTER_ISSUERS_KEYS, **check_keys(_NAME, member, keys, CLUSTER_ISSUERS_KEYS)}
@@ -84,6 +97,7 @@ def _cluster_issuers(
         email=email,
         issuers=issuers,
         ingress_class=ingress_class,
+        ca_bundle=ca_bundle,
         keys=variables,
     )
 

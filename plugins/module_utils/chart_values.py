@@ -14,8 +14,11 @@ role's own variable names (``TRAEFIK_KEYS``, ...).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import copy
 import difflib
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -164,6 +167,7 @@ CLUSTER_ISSUERS_KEYS: Mapping[str, str] = {
     "email": "cert_manager_acme_email",
     "issuers": "cert_manager_cluster_issuers",
     "ingress_class": "cert_manager_ingress_class",
+    "ca_bundle": "cert_manager_acme_ca_bundle",
 }
 ENTRYPOINT_KEYS: Mapping[str, str] = {
     **_MEMBER,
@@ -526,15 +530,52 @@ def cert_manager_values(
     return deep_merge(values, over)
 
 
+_PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----(.*?)-----END \1-----", re.S)
+
+
+def _ca_bundle(issues: Issues, key: str, value: object) -> str | None:
+    """The PEM text of a CA bundle made only of certificates; None (and issues) otherwise."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        issues.add(key, f"must be PEM text of CA certificates, got {kind(value)}")
+        return None
+    blocks = list(_PEM_BLOCK.finditer(value))
+    leftover = _PEM_BLOCK.sub("", value).strip()
+    if not blocks or leftover:
+        issues.add(
+            key, "must be PEM text of one or more CA certificates (-----BEGIN CERTIFICATE----- blocks only)"
+        )
+        return None
+    for number, block in enumerate(blocks, 1):
+        if block.group(1) != "CERTIFICATE":
+            issues.add(
+                key, f"PEM block {number} is a {block.group(1)}, not a CERTIFICATE (never put a key here)"
+            )
+            continue
+        try:
+            der = base64.b64decode("".join(block.group(2).split()), validate=True)
+        except (binascii.Error, ValueError):
+            der = b""
+        # A DER certificate is one ASN.1 SEQUENCE.
+        if not der.startswith(b"\x30"):
+            issues.add(key, f"PEM block {number} is not a valid certificate (bad base64 or DER)")
+    return value
+
+
 def cluster_issuers(
     *,
     member: str,
     email: object,
     issuers: Mapping[str, str] | None = None,
     ingress_class: str = "traefik",
+    ca_bundle: object = "",
     keys: Mapping[str, str] | None = None,
 ) -> list[JSON]:
-    """ACME ClusterIssuers (one per ``issuers`` name -> directory URL), each with an http01 solver."""
+    """ACME ClusterIssuers (one per ``issuers`` name -> directory URL), each with an http01 solver.
+
+    ``ca_bundle`` (PEM) is what the issuers trust for a private ACME server's HTTPS (``caBundle``).
+    """
     issues = _issues(member, CLUSTER_ISSUERS_KEYS, keys)
     k = issues.key
     if email is None or email == "":
@@ -556,7 +597,9 @@ def cluster_issuers(
     issues.valid(
         ingress_class, k("ingress_class"), "IngressClass name (DNS-1123 subdomain)", _names.dns1123_subdomain
     )
+    bundle = _ca_bundle(issues, k("ca_bundle"), ca_bundle)
     issues.raise_if_any()
+    trust = {"caBundle": base64.b64encode(bundle.encode()).decode()} if bundle else {}
 
     return [
         {
@@ -570,6 +613,7 @@ def cluster_issuers(
                     "server": server,
                     "email": email,
                     "privateKeySecretRef": {"name": name},
+                    **trust,
                     "solvers": [{"http01": {"ingress": {"ingressClassName": ingress_class}}}],
                 }
             },

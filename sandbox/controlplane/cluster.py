@@ -38,7 +38,17 @@ _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])  # the directory holdin
 NODE_NAME = "sandbox"
 POD_CIDR = "10.244.0.0/16"
 # Stopped last to first.
-ORDER = ("etcd", "apiserver", "faultproxy", "controller-manager", "scheduler", "kwok", "dataplane")
+ORDER = (
+    "etcd",
+    "apiserver",
+    "faultproxy",
+    "controller-manager",
+    "scheduler",
+    "kwok",
+    "dataplane",
+    "challtestsrv",
+    "pebble",
+)
 
 
 class SandboxError(Exception):
@@ -87,9 +97,11 @@ def stop_all(pids: dict[str, int]) -> None:
         stop(pids[name])
 
 
-def spawn(name: str, args: list[str], directory: Path, python: bool = False) -> subprocess.Popen[bytes]:
+def spawn(
+    name: str, args: list[str], directory: Path, python: bool = False, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     # Never the user's own cluster settings: the data plane's traefik would follow their KUBECONFIG.
-    env = local_env()
+    env = local_env(env)
     if python:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [_PACKAGE_ROOT, env.get("PYTHONPATH")]))
         args = [sys.executable, *args]

@@ -54,11 +54,20 @@ class Pki:
     def sa_pub(self) -> Path:
         return self.dir / "pki" / "sa.pub"
 
+    @property
+    def pebble_cert(self) -> Path:
+        return self.dir / "pebble.crt"
+
+    @property
+    def pebble_key(self) -> Path:
+        return self.dir / "pebble.key"
+
     def client(self, name: str) -> tuple[Path, Path]:
         return self.dir / "pki" / f"{name}.crt", self.dir / "pki" / f"{name}.key"
 
     def files(self) -> list[Path]:
         out = [self.ca_cert, self.ca_key, self.server_cert, self.server_key, self.sa_key, self.sa_pub]
+        out += [self.pebble_cert, self.pebble_key]
         for name in CLIENTS:
             out.extend(self.client(name))
         return out
@@ -103,6 +112,10 @@ def ensure(directory: Path) -> Pki:
     )
     _write(pki.server_cert, b"".join(blob.bytes() for blob in server.cert_chain_pems), 0o644)
     _write(pki.server_key, server.private_key_pem.bytes(), 0o600)
+    # Pebble's directory and management API (sandbox/controlplane/pebble.py).
+    pebble = ca.issue_cert("127.0.0.1", "localhost", common_name="pebble")
+    _write(pki.pebble_cert, b"".join(blob.bytes() for blob in pebble.cert_chain_pems), 0o644)
+    _write(pki.pebble_key, pebble.private_key_pem.bytes(), 0o600)
     for name, (user, group) in CLIENTS.items():
         # kube-apiserver takes the user from CN and the groups from O.
         leaf = ca.issue_cert(f"{name}.sandbox.test", common_name=user, organization_name=group)

@@ -16,6 +16,10 @@ a request landed. Request headers make it misbehave on purpose:
 - ``X-Sandbox-Delay: <seconds>`` waits before answering (slow backend);
 - ``X-Sandbox-Fail: <status>`` answers with that status (failing backend).
 
+A Service the certificate stand-in registers as an http01 solver (certs.py) answers as
+cert-manager's acmesolver pod does instead: the key authorization for its domain's
+``/.well-known/acme-challenge/<token>``, 404 for anything else.
+
 Bodies of any size are read and counted, never buffered whole. A Service whose selector
 matches pods gets no backend (nothing runs its pods here: its traffic fails, as it would
 with pods that never start), and its backend goes as soon as a matching pod appears.
@@ -50,6 +54,8 @@ class BackendServer:
     """One aiohttp application, many listeners (one per Service ClusterIP and port)."""
 
     def __init__(self) -> None:
+        # (namespace, Service) -> (domain, token, key authorization): the http01 solvers.
+        self.solvers: dict[tuple[str, str], tuple[str, str, str]] = {}
         self._app = web.Application(client_max_size=0)
         self._app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(self._app, access_log=None)
@@ -101,6 +107,13 @@ class BackendServer:
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         sockname = request.transport.get_extra_info("sockname") if request.transport else None
         key = self._by_address.get((str(sockname[0]), int(sockname[1]))) if sockname else None
+        solver = self.solvers.get((key.namespace, key.service)) if key else None
+        if solver is not None:
+            domain, token, key_authorization = solver
+            host = (request.headers.get("Host") or "").rsplit(":", 1)[0]
+            if host == domain and request.path == f"/.well-known/acme-challenge/{token}":
+                return web.Response(text=key_authorization)
+            return web.Response(status=404, text="not found")
         received = 0
         async for chunk in request.content.iter_any():
             received += len(chunk)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import datetime as dt
 import json
 import logging
 import os
@@ -27,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from .backends import BackendController, BackendServer
-from .certs import DEFAULT_LIFETIME, CertStandIn, SandboxCA, parse_lifetime
+from .certs import CertStandIn
 from .kube import ApiAccess, ApiError, Kube, Obj
 from .loadbalancer import ADDRESS, LoadBalancerController, is_ours, port_map
 from .releases import LABEL_SELECTOR
@@ -47,17 +46,18 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
 
 
 class DataPlane:
-    def __init__(self, state_dir: Path, lifetime: dt.timedelta) -> None:
+    def __init__(self, state_dir: Path) -> None:
         self.state_dir = state_dir
         self.access = ApiAccess.from_dir(state_dir)
         self.kube = Kube(self.access)
         self.backends = BackendServer()
         self.endpoints = BackendController(self.backends, self._changed)
         self.balancers = LoadBalancerController(self.kube, self._changed)
-        self.certs = CertStandIn(
-            self.kube, SandboxCA.load(state_dir / "ca.crt", state_dir / "ca.key"), lifetime
-        )
         self.traefik = TraefikController(state_dir, self.access, self._changed)
+        # http01 through traefik's web entrypoint (what a member's port 80 leads to).
+        self.certs = CertStandIn(
+            self.kube, lambda: self.traefik.reservations.ports.get("web"), self.backends.solvers
+        )
         self.ready = False
         self._written: dict[str, Any] | None = None
         self.stopping = asyncio.Event()
@@ -101,7 +101,6 @@ class DataPlane:
             "traefik": self.traefik.describe(),
             "load_balancers": self.load_balancers(),
             "backends": self.endpoints.backend_map(),
-            "cert_standin": {"lifetime_seconds": self.certs.lifetime.total_seconds()},
         }
         if state != self._written:
             _write_json(self.state_dir / "dataplane.json", state)
@@ -159,11 +158,6 @@ class DataPlane:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sandbox.dataplane", description=__doc__.split("\n")[0])
     parser.add_argument("--dir", required=True, type=Path, help="the sandbox state directory")
-    parser.add_argument(
-        "--cert-lifetime",
-        default=os.environ.get("SANDBOX_CERT_LIFETIME", ""),
-        help="lifetime of the stand-in certificates, e.g. 90d, 12h, 3600 (default 90d; env SANDBOX_CERT_LIFETIME)",
-    )
     args = parser.parse_args(argv)
     state_dir: Path = args.dir.resolve()
     logging.basicConfig(
@@ -172,14 +166,9 @@ def main(argv: list[str] | None = None) -> int:
         # `sandbox up` sends this process's stderr to DIR/dataplane.log.
         stream=sys.stderr,
     )
-    try:
-        lifetime = parse_lifetime(args.cert_lifetime) if args.cert_lifetime else DEFAULT_LIFETIME
-    except ValueError as exc:
-        log.error("data plane cannot start: --cert-lifetime: %s", exc)
-        return 2
 
     async def run() -> None:
-        plane = DataPlane(state_dir, lifetime)
+        plane = DataPlane(state_dir)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, plane.stopping.set)

@@ -168,3 +168,36 @@ def test_backend_answers_name_where_the_request_landed() -> None:
     assert (failed[1]["service"], failed[1]["port_name"]) == ("echo", "web")
     assert slow[0] == 200
     assert slow[1]["elapsed"] >= 0.3
+
+
+async def _solver_answers() -> list[tuple[int, str]]:
+    server = BackendServer()
+    await server.start()
+    port = _free_port()
+    solver = BackendPort("ns", "cm-acme-http-solver-x", port, "http", "127.96.0.4")
+    server.solvers[("ns", "cm-acme-http-solver-x")] = ("a.example.org", "TOKEN", "TOKEN.thumbprint")
+    try:
+        await server.ensure(solver)
+        results = []
+        async with aiohttp.ClientSession() as session:
+            for host, path in (
+                ("a.example.org", "/.well-known/acme-challenge/TOKEN"),
+                ("a.example.org:80", "/.well-known/acme-challenge/TOKEN"),
+                ("b.example.org", "/.well-known/acme-challenge/TOKEN"),
+                ("a.example.org", "/.well-known/acme-challenge/OTHER"),
+            ):
+                async with session.get(f"http://127.96.0.4:{port}{path}", headers={"Host": host}) as response:
+                    results.append((response.status, await response.text()))
+        return results
+    finally:
+        await server.stop()
+
+
+def test_a_solver_backend_answers_only_its_domain_and_token() -> None:
+    """As cert-manager's acmesolver: the key authorization for its domain and token, 404 otherwise."""
+    assert asyncio.run(_solver_answers()) == [
+        (200, "TOKEN.thumbprint"),
+        (200, "TOKEN.thumbprint"),
+        (404, "not found"),
+        (404, "not found"),
+    ]

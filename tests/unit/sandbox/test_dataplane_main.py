@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import json
 import ssl
 from pathlib import Path
@@ -26,11 +25,6 @@ def _state_dir(tmp_path: Path, api_url: str | None = None) -> trustme.CA:
     url = api_url or f"https://127.0.0.1:{free_port()}"
     (tmp_path / "state.json").write_text(json.dumps({"api_url": url, "apiserver_url": url}))
     return authority
-
-
-def test_a_bad_certificate_lifetime_is_refused(tmp_path: Path) -> None:
-    _state_dir(tmp_path)
-    assert main(["--dir", str(tmp_path), "--cert-lifetime", "forever"]) == 2
 
 
 def test_the_values_file_option_is_gone(tmp_path: Path) -> None:
@@ -72,7 +66,7 @@ async def _run_against_empty_cluster(tmp_path: Path) -> tuple[dict[str, Any], li
     _state_dir(tmp_path, f"https://127.0.0.1:{port}")
     authority.cert_pem.write_to_path(str(tmp_path / "ca.crt"))  # the API's CA, as the sandbox has
     try:
-        plane = DataPlane(tmp_path, dt.timedelta(days=90))
+        plane = DataPlane(tmp_path)
         task = asyncio.create_task(plane.run())
         ready = tmp_path / "dataplane.json"
         for _ in range(100):

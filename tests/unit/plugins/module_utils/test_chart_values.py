@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import kubernetes_validate
 import pytest
+import trustme
 from ansible_collections.binder.ingress.plugins.module_utils import _names
 from ansible_collections.binder.ingress.plugins.module_utils.chart_values import (
     ACME_SERVERS,
@@ -481,6 +483,55 @@ def test_cluster_issuers_reject_bad_issuers(issuers: dict[str, str], key: str) -
     assert any(str(issue).startswith(f"member m1: {key}:") for issue in caught.value.issues), (
         caught.value.issues
     )
+
+
+def _pem_certificate() -> str:
+    ca = trustme.CA()
+    return ca.cert_pem.bytes().decode()
+
+
+def test_cluster_issuers_trust_a_private_acme_servers_ca_bundle() -> None:
+    pem = _pem_certificate() + _pem_certificate()
+    issuers = cluster_issuers(
+        member="m1", email="ops@example.org", issuers={"local": "https://127.0.0.1:14000/dir"}, ca_bundle=pem
+    )
+    (issuer,) = issuers
+    assert base64.b64decode(issuer["spec"]["acme"]["caBundle"]).decode() == pem
+    # Without a bundle the issuers trust the system roots: no caBundle key at all.
+    assert "caBundle" not in cluster_issuers(member="m1", email="ops@example.org")[0]["spec"]["acme"]
+
+
+@pytest.mark.parametrize(
+    ("bundle", "message"),
+    [
+        ("not a certificate", "must be PEM text of one or more CA certificates"),
+        (
+            "-----BEGIN CERTIFICATE-----\n!!notbase64!!\n-----END CERTIFICATE-----\n",
+            "not a valid certificate",
+        ),
+        ("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", "not a valid certificate"),
+        ("-----BEGIN PRIVATE KEY-----\nMAAA\n-----END PRIVATE KEY-----\n", "not a CERTIFICATE"),
+        (["a list"], "must be PEM text of CA certificates, got a list"),
+    ],
+)
+def test_cluster_issuers_reject_a_bad_ca_bundle(bundle: Any, message: str) -> None:
+    with pytest.raises(MemberError) as caught:
+        cluster_issuers(member="m1", email="ops@example.org", ca_bundle=bundle, keys={"ca_bundle": "acme_ca"})
+    (issue,) = caught.value.issues
+    assert issue.member == "m1"
+    assert issue.key == "acme_ca"
+    assert message in issue.message
+
+
+def test_cluster_issuers_with_a_ca_bundle_still_refuse_plain_http() -> None:
+    with pytest.raises(MemberError) as caught:
+        cluster_issuers(
+            member="m1",
+            email="ops@example.org",
+            issuers={"local": "http://127.0.0.1:14000/dir"},
+            ca_bundle=_pem_certificate(),
+        )
+    assert [issue.key for issue in caught.value.issues] == ["cert_manager_cluster_issuers.local"]
 
 
 @pytest.mark.parametrize(
