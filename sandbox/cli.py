@@ -44,6 +44,7 @@ _STATE_FILES = (
     "faultproxy.json",
     "kubeconfig",
     "token",
+    "dataplane-token",
     "tokens.csv",
     "traefik-static.yaml",
     "traefik-dynamic.yaml",

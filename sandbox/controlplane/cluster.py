@@ -13,6 +13,7 @@ import base64
 import contextlib
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -36,6 +37,9 @@ from sandbox.environ import local_env
 STOP_TIMEOUT = 10.0
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])  # the directory holding sandbox/
 NODE_NAME = "sandbox"
+# The data plane's own user, and the file (in the sandbox directory) holding its token.
+DATAPLANE_USER = "sandbox-dataplane"
+DATAPLANE_TOKEN = "dataplane-token"
 POD_CIDR = "10.244.0.0/16"
 # Stopped last to first.
 ORDER = (
@@ -283,8 +287,17 @@ def start(directory: Path, token: str, port: int, faults: list[str], pids: dict[
 
     wait_until(etcd_healthy, timeout, "etcd", etcd, directory / "etcd.log")
 
-    # kube-apiserver: the user's token (tokens.csv) and the components' client certificates.
-    write_private(directory / "tokens.csv", f'{token},sandbox,sandbox,"system:masters"\n')
+    # kube-apiserver: the user's token and the data plane's (tokens.csv), and the components' client
+    # certificates. The data plane (traefik, the load balancer, the cert-manager stand-in) has a user
+    # of its own, as a cluster's controllers have their service accounts, so that the audit log
+    # tells what a playbook wrote from what those controllers wrote meanwhile.
+    dataplane_token = secrets.token_urlsafe(32)
+    write_private(directory / DATAPLANE_TOKEN, dataplane_token)
+    write_private(
+        directory / "tokens.csv",
+        f'{token},sandbox,sandbox,"system:masters"\n'
+        f'{dataplane_token},{DATAPLANE_USER},{DATAPLANE_USER},"system:masters"\n',
+    )
     (directory / "audit-policy.yaml").write_text(POLICY)
     audit_log = directory / "audit.jsonl"
     audit_log.unlink(missing_ok=True)

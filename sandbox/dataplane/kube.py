@@ -43,7 +43,8 @@ class ApiAccess:
     @classmethod
     def from_dir(cls, state_dir: Path) -> ApiAccess:
         state = json.loads((state_dir / "state.json").read_text())
-        token = (state_dir / "token").read_text().strip()
+        # The data plane's own user (sandbox.controlplane.cluster.DATAPLANE_USER), not the user's.
+        token = (state_dir / "dataplane-token").read_text().strip()
         # Straight to kube-apiserver, past the fault proxy: faults are for the clients under test.
         url = str(state.get("apiserver_url") or state["api_url"]).rstrip("/")
         return cls(url=url, token=token, ca_file=state_dir / "ca.crt")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import stat
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -19,6 +20,8 @@ from ansible_collections.binder.ingress.plugins.module_utils.constants import LA
 from ansible_collections.binder.ingress.plugins.module_utils.constants import MANAGED_BY as MANAGED_BY_VALUE
 from cryptography import x509
 from harness import Member, local_member, probe
+
+from sandbox import audit
 
 NS = "e2e-scratch"
 MEMBER_NS = local_member()["binder_namespace"]
@@ -215,3 +218,14 @@ def test_the_certificate_follows_the_ingress_hosts(scratch: Member) -> None:
     assert result.error == ""
     scratch.sandbox.kubectl("delete", "-n", NS, "secret", "tls-scratch")
     _wait("the deleted Secret to be issued again", lambda: _sans(scratch, "tls-scratch") is not None)
+
+
+def test_the_data_plane_writes_as_a_user_of_its_own(member: Member) -> None:
+    # Its controllers (load balancer, certificate stand-in, traefik) write while a playbook runs: the
+    # audit log must tell their requests from the user's, or a "zero writes" check would see them.
+    directory = member.sandbox.dir
+    assert stat.S_IMODE((directory / "dataplane-token").stat().st_mode) == 0o600
+    assert (directory / "dataplane-token").read_text() != (directory / "token").read_text()
+    records = audit.read(directory / "audit.jsonl")
+    writers = {e["user"] for e in records if audit.is_write(e) and "aiohttp" in e["userAgent"]}
+    assert writers == {"sandbox-dataplane"}, writers

@@ -20,7 +20,7 @@ def _state_dir(tmp_path: Path, api_url: str | None = None) -> trustme.CA:
     authority = trustme.CA()
     authority.cert_pem.write_to_path(str(tmp_path / "ca.crt"))
     authority.private_key_pem.write_to_path(str(tmp_path / "ca.key"))
-    (tmp_path / "token").write_text("t")
+    (tmp_path / "dataplane-token").write_text("t")
     # Nothing listens there unless a test serves it: reaching the API would be a bug.
     url = api_url or f"https://127.0.0.1:{free_port()}"
     (tmp_path / "state.json").write_text(json.dumps({"api_url": url, "apiserver_url": url}))
