@@ -479,6 +479,7 @@ class CertStandIn:
         if listing is None:
             return  # cert-manager's CRDs are not installed
         default_issuer, resource_namespace = await self._controller()
+        await self._issuers(resource_namespace)
         current = {key_of(c): c for c in listing.get("items") or []}
         changed = False
         for (namespace, name), body in certificates_for(self._ingresses, default_issuer).items():
@@ -503,6 +504,57 @@ class CertStandIn:
             if isinstance(result, Exception):
                 meta = certificate["metadata"]
                 log.warning("certificate stand-in: %s/%s: %s", meta["namespace"], meta["name"], result)
+
+    # --- issuers ---
+
+    async def _issuers(self, resource_namespace: str) -> None:
+        """Each ACME ClusterIssuer's Ready condition, as cert-manager's issuer controller sets it:
+        True once its account is registered with its server (the account key in its Secret), False
+        with the error when that fails. Set again when the issuer's spec (generation) changes."""
+        listing = await self.kube.get(CLUSTER_ISSUERS) or {}
+        for obj in listing.get("items") or []:
+            meta = obj["metadata"]
+            generation = meta.get("generation")
+            ready = [c for c in (obj.get("status") or {}).get("conditions") or [] if c.get("type") == "Ready"]
+            if (
+                ready
+                and ready[0].get("status") == "True"
+                and ready[0].get("observedGeneration") == generation
+            ):
+                continue
+            status: Obj = {}
+            try:
+                issuer = Issuer.of(obj)
+                account = await self._account(issuer, resource_namespace)
+                cond = condition(
+                    True,
+                    "ACMEAccountRegistered",
+                    "The ACME account was registered with the ACME server",
+                    generation,
+                    _now(),
+                )
+                registered = account.client.net.account
+                if registered is not None:
+                    status["acme"] = {"uri": registered.uri, "lastRegisteredEmail": issuer.email}
+            except (errors.Error, messages.Error, ValueError, OSError, ApiError, TimeoutError) as exc:
+                cond = condition(
+                    False,
+                    "ErrRegisterACMEAccount",
+                    f"Failed to register ACME account: {acme_error(exc)}",
+                    generation,
+                    _now(),
+                )
+            if ready and all(
+                ready[0].get(k) == cond[k] for k in ("status", "reason", "message", "observedGeneration")
+            ):
+                continue
+            try:
+                await self.kube.merge_patch(
+                    f"{CLUSTER_ISSUERS}/{meta['name']}/status", {"status": {"conditions": [cond], **status}}
+                )
+            except ApiError as exc:
+                if exc.status != 404:
+                    raise
 
     # --- issuing ---
 

@@ -184,6 +184,19 @@ def test_every_certificate_is_ready_issued_and_its_solvers_are_gone(member: Memb
         assert left.strip() == "", left
 
 
+def test_every_cluster_issuer_is_ready_with_its_account_registered(member: Member) -> None:
+    issuers = get_json(member, "get", "clusterissuers.cert-manager.io")["items"]
+    assert issuers
+    for issuer in issuers:
+        name = issuer["metadata"]["name"]
+        cond = ready(issuer)
+        assert (cond.get("status"), cond.get("reason")) == ("True", "ACMEAccountRegistered"), (name, cond)
+        assert cond.get("observedGeneration") == issuer["metadata"]["generation"], (name, cond)
+        # The account is Pebble's: its URL is under the directory the issuer names.
+        server = issuer["spec"]["acme"]["server"]
+        assert issuer["status"]["acme"]["uri"].startswith(server.rsplit("/", 1)[0]), (name, issuer["status"])
+
+
 def test_pebble_validated_through_traefiks_web_entrypoint(member: Member) -> None:
     """Port-80 semantics with the redirect on: Pebble's requests were answered 200 by the solver
     routers on the web entry point (allowACMEByPass lets them past the redirect), not redirected."""
