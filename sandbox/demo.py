@@ -13,7 +13,9 @@
    Pebble over ACME, http01 through traefik), until all are served; print one row per route.
 6. Run ``playbooks/verify.yml`` as a user would: it finds the entrypoint's address through the
    API; only the local ports and the CA file are passed.
-7. Stop the local cluster, whatever happened (failure, Ctrl-C): nothing is left running.
+7. Run ``playbooks/doctor.yml`` as a user would, its resolver the local cluster's DNS server
+   (which Pebble asks too), and print its table.
+8. Stop the local cluster, whatever happened (failure, Ctrl-C): nothing is left running.
 
 The helpers here are shared with the e2e tests (tests/e2e) and tests/converge/test_verify.py.
 """
@@ -416,11 +418,24 @@ def verify(sandbox: Sandbox, entrypoint: Entrypoint, inventory: Path = INVENTORY
     return True, output
 
 
-def verify_report(output: str) -> str:
-    """The route table verify.yml prints (its "Show the member's routes" task)."""
+def doctor(sandbox: Sandbox, inventory: Path, report_dir: Path) -> tuple[bool, str]:
+    """``playbooks/doctor.yml`` as a user runs it, asking the local cluster's DNS server (Pebble's
+    challtestsrv, which the ACME server asks too) where each host leads; its reports go to
+    ``report_dir``."""
+    extra = {"doctor_resolver": sandbox.state()["acme"]["dns"], "doctor_report_dir": str(report_dir)}
+    try:
+        output = sandbox.playbook("playbooks/doctor.yml", inventory, "--extra-vars", json.dumps(extra))
+    except DemoError as exc:
+        return False, str(exc)
+    return True, output
+
+
+def verify_report(output: str, task: str = "Show the member's routes") -> str:
+    """The table a playbook's debug task prints: verify.yml's routes by default, or ``task``'s
+    (doctor.yml's "Show the member's findings")."""
     lines = output.splitlines()
     for i, line in enumerate(lines):
-        if "TASK [Show the member's routes]" in line:
+        if f"TASK [{task}]" in line:
             block = []
             for row in lines[i + 1 :]:
                 if row.startswith("TASK [") or row.startswith("PLAY RECAP"):
@@ -511,12 +526,20 @@ def demo(inventory: Path, work: Path, started: float) -> int:
         print(verify_report(output) if verified else output[-6000:])
         print()
         step("verify.yml: " + ("every route passed" if verified else "FAILED"))
+        step("running playbooks/doctor.yml (DNS asked of the local cluster's DNS server)")
+        clean, output = doctor(sandbox, inventory, ROOT / ".tmp" / "doctor")
+        print()
+        print(verify_report(output, "Show the member's findings") if clean else output[-6000:])
+        print()
+        step(f"doctor.yml: {'no finding to fix' if clean else 'FAILED'}; reports in .tmp/doctor/")
         step("stopping the local cluster")
     step(
         f"stopped; {ready}/{len(member_routes)} routes served with their certificate, verify.yml "
         + ("passed" if verified else "failed")
+        + ", doctor.yml "
+        + ("clean" if clean else "found errors")
     )
-    return 0 if ready == len(member_routes) and verified else 1
+    return 0 if ready == len(member_routes) and verified and clean else 1
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -91,3 +91,10 @@ def test_verify_report_is_the_route_table() -> None:
 
 def test_verify_report_without_the_table_is_the_whole_output() -> None:
     assert verify_report("PLAY RECAP\nlocal : ok=1\n") == "PLAY RECAP\nlocal : ok=1"
+
+
+def test_verify_report_takes_another_tasks_table() -> None:
+    doctor_output = VERIFY_OUTPUT.replace("Show the member's routes", "Show the member's findings")
+    assert verify_report(doctor_output, "Show the member's findings") == verify_report(VERIFY_OUTPUT)
+    # Not the routes' task: the whole output, as when the table is missing.
+    assert verify_report(doctor_output) == doctor_output.strip()
