@@ -34,6 +34,7 @@ from ansible_collections.binder.ingress.plugins.module_utils.constants import (
     SET_ENTRYPOINT,
 )
 from ansible_collections.binder.ingress.plugins.module_utils.model import (
+    ANNOTATION_ENTRYPOINTS,
     HSTS_MIN_MAX_AGE,
     TRAEFIK_MIDDLEWARES,
     Issues,
@@ -614,7 +615,23 @@ def cluster_issuers(
                     "email": email,
                     "privateKeySecretRef": {"name": name},
                     **trust,
-                    "solvers": [{"http01": {"ingress": {"ingressClassName": ingress_class}}}],
+                    "solvers": [
+                        {
+                            "http01": {
+                                "ingress": {
+                                    "ingressClassName": ingress_class,
+                                    # Solver Ingresses answer on plain HTTP only. The traefik role's
+                                    # allowACMEByPass lets their path past the HTTPS redirect; without
+                                    # it the redirect sends the ACME server to websecure, where no
+                                    # solver answers, and issuance fails (doctor names the redirect),
+                                    # rather than passing over a default certificate.
+                                    "ingressTemplate": {
+                                        "metadata": {"annotations": {ANNOTATION_ENTRYPOINTS: ENTRYPOINT_WEB}}
+                                    },
+                                }
+                            }
+                        }
+                    ],
                 }
             },
         }

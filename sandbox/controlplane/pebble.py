@@ -9,8 +9,10 @@ validator makes goes to ``httpPort`` on the address its DNS server answers. So
 - Pebble's ``httpPort`` is the ``web`` entrypoint's local port, the port a member's 80 leads
   to. The request passes traefik's HTTP-to-HTTPS redirect, and only ``allowACMEByPass``
   lets it reach the solver Ingress, as on a member;
-- ``PEBBLE_VA_NOSLEEP=1`` (no random wait before validating) and ``PEBBLE_WFE_NONCEREJECT=0``
-  (no deliberately rejected nonces) make issuance fast and deterministic.
+- ``PEBBLE_VA_NOSLEEP=1`` (no random wait before validating), ``PEBBLE_WFE_NONCEREJECT=0``
+  (no deliberately rejected nonces) and ``PEBBLE_AUTHZREUSE=0`` (every order is validated
+  afresh; by default Pebble reuses a valid authorization half of the time, so whether a
+  renewal passes through traefik at all would be chance) make issuance fast and deterministic.
 
 Pebble serves its directory and management API over HTTPS with a certificate from the
 sandbox CA (``ca.crt``). It makes a new root and intermediate each start; ``up`` fetches the
@@ -137,7 +139,7 @@ def start(directory: Path, web_port: int, pids: dict[str, int]) -> dict[str, Any
         "pebble",
         [str(engines.binary("pebble")), "-config", str(cfg), "-dnsserver", f"127.0.0.1:{ports['dns']}"],
         directory,
-        env={"PEBBLE_VA_NOSLEEP": "1", "PEBBLE_WFE_NONCEREJECT": "0"},
+        env={"PEBBLE_VA_NOSLEEP": "1", "PEBBLE_WFE_NONCEREJECT": "0", "PEBBLE_AUTHZREUSE": "0"},
     )
     pids["pebble"] = pebble.pid
     context = ssl.create_default_context(cafile=str(directory / "ca.crt"))

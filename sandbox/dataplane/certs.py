@@ -160,6 +160,8 @@ class Issuer:
     profile: str | None = None
     # spec.acme.enableDurationFeature: the order asks for the Certificate's duration (notAfter).
     duration_feature: bool = False
+    # The http01 solver's ingressTemplate.metadata: labels and annotations of its solver Ingresses.
+    ingress_metadata: Obj = field(default_factory=dict, hash=False, compare=False)
 
     @classmethod
     def of(cls, obj: Obj) -> Issuer:
@@ -180,6 +182,7 @@ class Issuer:
             ca_bundle=base64.b64decode(bundle) if bundle else None,
             profile=str(acme["profile"]) if acme.get("profile") else None,
             duration_feature=bool(acme.get("enableDurationFeature")),
+            ingress_metadata=dict((ingress.get("ingressTemplate") or {}).get("metadata") or {}),
         )
 
 
@@ -227,9 +230,16 @@ def _short_hash(text: str) -> str:
 
 
 def solver_objects(
-    namespace: str, certificate: str, domain: str, token: str, ingress_class: str | None
+    namespace: str,
+    certificate: str,
+    domain: str,
+    token: str,
+    ingress_class: str | None,
+    template: Obj | None = None,
 ) -> tuple[Obj, Obj]:
-    """The solver Service and Ingress for one http01 challenge, shaped like cert-manager's."""
+    """The solver Service and Ingress for one http01 challenge, shaped like cert-manager's. The
+    issuer's ``ingressTemplate.metadata`` (``template``) adds labels and annotations to the Ingress;
+    the solver's own labels win over the template's, as cert-manager's do."""
     name = f"cm-acme-http-solver-{_short_hash(domain + '/' + token)}"
     labels = {
         SOLVER_LABEL: "true",
@@ -276,10 +286,11 @@ def solver_objects(
         "metadata": {
             "name": name,
             "namespace": namespace,
-            "labels": labels,
+            "labels": {**dict((template or {}).get("labels") or {}), **labels},
             "annotations": {
-                **annotations,
                 "nginx.ingress.kubernetes.io/whitelist-source-range": "0.0.0.0/0,::/0",
+                **dict((template or {}).get("annotations") or {}),
+                **annotations,
             },
         },
         "spec": spec,
@@ -669,7 +680,12 @@ class CertStandIn:
         try:
             for chall in found:
                 service, ingress = solver_objects(
-                    meta["namespace"], meta["name"], chall.domain, chall.token, issuer.ingress_class
+                    meta["namespace"],
+                    meta["name"],
+                    chall.domain,
+                    chall.token,
+                    issuer.ingress_class,
+                    issuer.ingress_metadata,
                 )
                 self.solvers[(meta["namespace"], service["metadata"]["name"])] = (
                     chall.domain,

@@ -22,7 +22,7 @@ from ansible_collections.binder.ingress.plugins.module_utils import _probe
 from cryptography import x509
 from harness import Member, local_hosts
 
-from sandbox.demo import LB_ADDRESS
+from sandbox.demo import INVENTORY, LB_ADDRESS, DemoError
 
 HOSTS = local_hosts()
 VA_AGENT = "LetsEncrypt-Pebble-VA"
@@ -330,29 +330,55 @@ def test_a_certificate_close_to_expiry_is_renewed_and_served_without_a_restart(m
         member.sandbox.kubectl("delete", "clusterissuer", "e2e-short")
 
 
-def test_without_allow_acme_bypass_pebble_follows_the_redirect_to_websecure(member: Member) -> None:
-    """Finding, asserted as it is: with allowACMEByPass off, traefik answers Pebble's http01
-    request with its HTTPS redirect; Pebble (as Let's Encrypt does) follows it, ignoring the
-    certificate, to websecure, where traefik serves the solver Ingress too (it names no entry
-    point), so the certificate is still issued. The redirect swallows the challenge only where
-    the solver is not routed on websecure."""
+def test_without_allow_acme_bypass_issuance_fails_and_doctor_names_the_redirect(
+    member: Member, tmp_path: Path
+) -> None:
+    """The ClusterIssuers pin their solver Ingresses to the web entry point (ingressTemplate). With
+    allowACMEByPass off, traefik answers the http01 request there with its HTTPS redirect, which
+    leads to websecure, where no solver answers: the member's certificate is not issued, and
+    doctor names the redirect as the cause."""
     values = member.traefik_values.replace("allowACMEByPass: true", "allowACMEByPass: false")
     assert values != member.traefik_values
+    namespace, name = member.namespace, "tls-static"
+    certificate_path = ("get", "certificate.cert-manager.io", "-n", namespace, name)
     member.set_traefik_values(values)
     try:
-        with scratch(
-            member, "nobypass", "nobypass.local.test", {"kubernetes.io/tls-acme": "true"}
-        ) as namespace:
+        # A certificate to issue now: its Secret is gone, as when a host is added.
+        member.sandbox.kubectl("delete", "secret", "-n", namespace, name)
 
-            def issued() -> bool:
-                certificates = get_json(member, "get", "certificates.cert-manager.io", "-n", namespace)[
-                    "items"
-                ]
-                return bool(certificates) and ready(certificates[0]).get("status") == "True"
+        def failed() -> dict[str, Any] | None:
+            cond = ready(get_json(member, *certificate_path))
+            return cond if cond.get("status") == "False" else None
 
-            wait_for("the certificate issued", issued)
-            lines = va_requests(member, "nobypass-local-test")
-            assert lines
-            assert all('"websecure-' in line and '" 200 ' in line for line in lines), lines
+        # The self check (cert-manager's, before it asks the ACME server) is redirected to
+        # websecure, where no solver answers; it gives the attempt up after 30 s.
+        cond = wait_for("Ready=False", failed, timeout=180)
+        assert cond["reason"] == "Failed"
+        assert "Waiting for HTTP-01 challenge propagation for static.local.test" in cond["message"], cond
+        assert "wrong status code '404', expected '200'" in cond["message"], cond
+
+        state = member.sandbox.state()["acme"]
+        extra = {"doctor_resolver": state["dns"], "doctor_report_dir": str(tmp_path)}
+        with pytest.raises(DemoError):  # doctor fails the member: it found errors
+            member.sandbox.playbook("playbooks/doctor.yml", INVENTORY, "--extra-vars", json.dumps(extra))
+        report = json.loads((tmp_path / "local.json").read_text())
+        errors = {(f["check"], f["subject"]): f for f in report["findings"] if f["severity"] == "error"}
+        assert ("redirect", f"{namespace}/traefik") in errors, report["findings"]
+        assert ("certificate", f"{namespace}/{name}") in errors, report["findings"]
+        redirect = errors[("redirect", f"{namespace}/traefik")]
+        assert "without allowACMEByPass" in redirect["detail"], redirect
+        certificate = errors[("certificate", f"{namespace}/{name}")]
+        assert "the HTTP->HTTPS redirect blocks http01" in certificate["detail"], certificate
+        # Nothing else is wrong with the member.
+        assert set(errors) == {
+            ("redirect", f"{namespace}/traefik"),
+            ("certificate", f"{namespace}/{name}"),
+        }, errors
     finally:
         member.set_traefik_values(member.traefik_values)
+    # With the bypass back, the certificate is issued again (after the stand-in's backoff).
+    wait_for(
+        "the certificate issued again",
+        lambda: ready(get_json(member, *certificate_path)).get("status") == "True",
+        timeout=90,
+    )

@@ -136,7 +136,21 @@ def test_cluster_issuers_have_the_acme_shape(rendered: Rendered) -> None:
             assert ("staging" in acme["server"]) == (name == "letsencrypt-staging")
             assert acme["email"] == hostvars["cert_manager_acme_email"]
             assert acme["privateKeySecretRef"] == {"name": name}
-            assert acme["solvers"] == [{"http01": {"ingress": {"ingressClassName": "traefik"}}}]
+            # Solver Ingresses answer on plain HTTP only (the web entry point), past the redirect.
+            assert acme["solvers"] == [
+                {
+                    "http01": {
+                        "ingress": {
+                            "ingressClassName": "traefik",
+                            "ingressTemplate": {
+                                "metadata": {
+                                    "annotations": {"traefik.ingress.kubernetes.io/router.entrypoints": "web"}
+                                }
+                            },
+                        }
+                    }
+                }
+            ]
 
 
 def test_traefik_values_point_at_the_member_entrypoint(rendered: Rendered) -> None:

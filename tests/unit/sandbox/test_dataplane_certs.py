@@ -129,6 +129,34 @@ def test_the_issuer_is_read_as_the_cert_manager_role_writes_it() -> None:
         )
     )
     assert issuer == Issuer("le", "https://127.0.0.1:14000/dir", "ops@example.org", "le", "traefik", bundle)
+    assert issuer.ingress_metadata == {}
+
+
+def test_the_issuers_ingress_template_labels_and_annotates_its_solver_ingresses() -> None:
+    entrypoints = "traefik.ingress.kubernetes.io/router.entrypoints"
+    template = {"annotations": {entrypoints: "web"}, "labels": {"team": "edge", SOLVER_LABEL: "no"}}
+    issuer = Issuer.of(
+        _issuer(
+            server="https://127.0.0.1:14000/dir",
+            solvers=[
+                {
+                    "http01": {
+                        "ingress": {"ingressClassName": "traefik", "ingressTemplate": {"metadata": template}}
+                    }
+                }
+            ],
+        )
+    )
+    assert issuer.ingress_metadata == template
+    service, ingress = solver_objects(
+        "ns", "tls-a", "a.example.org", "TOKEN", "traefik", issuer.ingress_metadata
+    )
+    assert ingress["metadata"]["annotations"][entrypoints] == "web"
+    # The template's labels are added; the solver's own win (its Service selects by them).
+    assert ingress["metadata"]["labels"]["team"] == "edge"
+    assert ingress["metadata"]["labels"][SOLVER_LABEL] == "true"
+    # The template is the Ingress's only: the Service is as without it.
+    assert service == solver_objects("ns", "tls-a", "a.example.org", "TOKEN", "traefik")[0]
 
 
 @pytest.mark.parametrize(

@@ -455,7 +455,21 @@ def test_cluster_issuers_default_to_both_lets_encrypt_directories() -> None:
         assert acme["server"] == ACME_SERVERS[name]
         assert acme["email"] == "ops@example.org"
         assert acme["privateKeySecretRef"] == {"name": name}
-        assert acme["solvers"] == [{"http01": {"ingress": {"ingressClassName": "traefik"}}}]
+        # Solver Ingresses answer on plain HTTP only (the web entry point), past the redirect.
+        assert acme["solvers"] == [
+            {
+                "http01": {
+                    "ingress": {
+                        "ingressClassName": "traefik",
+                        "ingressTemplate": {
+                            "metadata": {
+                                "annotations": {"traefik.ingress.kubernetes.io/router.entrypoints": "web"}
+                            }
+                        },
+                    }
+                }
+            }
+        ]
         # Shared by the members of a cluster: owned by the set, not by one member.
         assert issuer["metadata"]["labels"] == {LABEL_MANAGED_BY: MANAGED_BY, LABEL_SET: SET_CLUSTER_ISSUERS}
     assert "staging" in issuers[0]["spec"]["acme"]["server"]
