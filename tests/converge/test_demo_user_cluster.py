@@ -52,14 +52,14 @@ def users_own_cluster(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("KUBERNETES_SERVICE_PORT", str(port))
 
 
-def secrets_left(directory: Path, token: str) -> list[str]:
-    """Every file under directory that holds the token or a private key."""
+def secrets_left(directory: Path, *tokens: str) -> list[str]:
+    """Every file under directory that holds one of the tokens or a private key."""
     found = []
     for path in sorted(directory.rglob("*")):
         if not path.is_file() or path.is_symlink():
             continue
         data = path.read_bytes()
-        if token.encode() in data or any(marker in data for marker in KEY_MARKERS):
+        if any(t.encode() in data for t in tokens) or any(marker in data for marker in KEY_MARKERS):
             found.append(str(path.relative_to(directory)))
     return found
 
@@ -75,21 +75,22 @@ def test_the_member_is_served_with_its_certificates_whatever_kubeconfig_the_user
             cert = served.results[route].cert
             assert cert is not None and route.host in cert.sans, route
         directory = served.sandbox.dir
-        token = (directory / "token").read_text().strip()
-        # traefik reads the API with the token from its static configuration: the file down must remove.
-        assert token in (directory / "traefik-static.yaml").read_text()
-        assert secrets_left(directory, token), "the check below must be able to find a secret"
-    assert secrets_left(directory, token) == []
+        tokens = [(directory / name).read_text().strip() for name in ("token", "dataplane-token")]
+        # traefik reads the API with the data plane's token, from its static configuration: a file
+        # down must remove.
+        assert tokens[1] in (directory / "traefik-static.yaml").read_text()
+        assert secrets_left(directory, *tokens), "the check below must be able to find a secret"
+    assert secrets_left(directory, *tokens) == []
 
 
 def test_down_leaves_no_token_and_no_private_key(tmp_path: Path) -> None:
     directory = tmp_path / "sandbox"
     sandbox_cli("up", "--dir", str(directory))
-    token = (directory / "token").read_text().strip()
+    tokens = [(directory / name).read_text().strip() for name in ("token", "dataplane-token")]
     ca_cert = (directory / "ca.crt").read_bytes()
-    assert {"ca.key", "token", "kubeconfig"} <= set(secrets_left(directory, token))
+    assert {"ca.key", "token", "dataplane-token", "kubeconfig"} <= set(secrets_left(directory, *tokens))
     sandbox_cli("down", "--dir", str(directory))
-    assert secrets_left(directory, token) == []
+    assert secrets_left(directory, *tokens) == []
     # The next cluster in the same directory makes a PKI of its own, and works.
     sandbox_cli("up", "--dir", str(directory))
     try:
