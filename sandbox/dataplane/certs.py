@@ -309,6 +309,12 @@ def condition(status: bool, reason: str, message: str, generation: int | None, n
     }
 
 
+def ready_condition(obj: Obj) -> Obj:
+    """The Ready condition of a Certificate or ClusterIssuer, or {} when it has none yet."""
+    found = [c for c in (obj.get("status") or {}).get("conditions") or [] if c.get("type") == "Ready"]
+    return found[0] if found else {}
+
+
 def acme_error(exc: BaseException) -> str:
     """The ACME server's own words for a failed order (problem type and detail)."""
     if isinstance(exc, errors.ValidationError):
@@ -526,12 +532,8 @@ class CertStandIn:
         for obj in listing.get("items") or []:
             meta = obj["metadata"]
             generation = meta.get("generation")
-            ready = [c for c in (obj.get("status") or {}).get("conditions") or [] if c.get("type") == "Ready"]
-            if (
-                ready
-                and ready[0].get("status") == "True"
-                and ready[0].get("observedGeneration") == generation
-            ):
+            ready = ready_condition(obj)
+            if ready.get("status") == "True" and ready.get("observedGeneration") == generation:
                 continue
             status: Obj = {}
             try:
@@ -555,17 +557,9 @@ class CertStandIn:
                     generation,
                     _now(),
                 )
-            if ready and all(
-                ready[0].get(k) == cond[k] for k in ("status", "reason", "message", "observedGeneration")
-            ):
+            if all(ready.get(k) == cond[k] for k in ("status", "reason", "message", "observedGeneration")):
                 continue
-            try:
-                await self.kube.merge_patch(
-                    f"{CLUSTER_ISSUERS}/{meta['name']}/status", {"status": {"conditions": [cond], **status}}
-                )
-            except ApiError as exc:
-                if exc.status != 404:
-                    raise
+            await self._patch_status(f"{CLUSTER_ISSUERS}/{meta['name']}/status", cond, status)
 
     # --- issuing ---
 
@@ -785,8 +779,9 @@ class CertStandIn:
             "renewalTime": _timestamp(renewal_time(cert)),
         }
         current = certificate.get("status") or {}
-        ready = [c for c in current.get("conditions") or [] if c.get("type") == "Ready"]
-        if ready and ready[0].get("status") == "True" and all(current.get(k) == v for k, v in status.items()):
+        if ready_condition(certificate).get("status") == "True" and all(
+            current.get(k) == v for k, v in status.items()
+        ):
             return
         generation = certificate["metadata"].get("generation")
         cond = condition(True, "Ready", "Certificate is up to date and has not expired", generation, _now())
@@ -795,6 +790,10 @@ class CertStandIn:
     async def _status(self, certificate: Obj, cond: Obj, extra: Obj | None = None) -> None:
         meta = certificate["metadata"]
         path = f"/apis/cert-manager.io/v1/namespaces/{meta['namespace']}/certificates/{meta['name']}/status"
+        await self._patch_status(path, cond, extra)
+
+    async def _patch_status(self, path: str, cond: Obj, extra: Obj | None = None) -> None:
+        """The Ready condition (and ``extra`` status fields) of an object; one deleted meanwhile is left."""
         try:
             await self.kube.merge_patch(path, {"status": {"conditions": [cond], **(extra or {})}})
         except ApiError as exc:
