@@ -24,7 +24,7 @@ import sys
 import time
 import urllib.parse
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,6 +65,17 @@ def ansible_env(path: list[str] | None = None, **extra: str) -> dict[str, str]:
     )
     env.update(extra)
     return env
+
+
+def wait_for(what: str, check: Callable[[], Any], timeout: float = 30.0, interval: float = 0.2) -> Any:
+    """``check()``'s first true answer, asked every ``interval`` s; fails naming ``what`` after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        assert time.monotonic() < deadline, f"{what}: not within {timeout:.0f} s"
+        time.sleep(interval)
 
 
 def sandbox_cli(*args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:

@@ -11,16 +11,15 @@ from __future__ import annotations
 import contextlib
 import json
 import ssl
-import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from ansible_collections.binder.ingress.plugins.module_utils import _probe
 from cryptography import x509
-from harness import Member, local_hosts
+from harness import Member, local_hosts, wait_for
 
 from sandbox.demo import INVENTORY, LB_ADDRESS, DemoError
 
@@ -44,16 +43,6 @@ def served(member: Member, host: str, ca_file: str) -> x509.Certificate:
 def sans(cert: x509.Certificate) -> set[str]:
     ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     return set(ext.get_values_for_type(x509.DNSName))
-
-
-def wait_for(what: str, check: Callable[[], Any], timeout: float = 45.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        assert time.monotonic() < deadline, f"{what}: not within {timeout:.0f} s"
-        time.sleep(0.3)
 
 
 def get_json(member: Member, *args: str) -> dict[str, Any]:
@@ -252,7 +241,7 @@ def test_a_host_whose_dns_points_elsewhere_fails_with_the_acme_error_and_is_retr
                 cond = ready(certificates[0]) if certificates else {}
                 return cond if cond.get("status") == "False" else None
 
-            cond = wait_for("Ready=False", failed)
+            cond = wait_for("Ready=False", failed, timeout=45, interval=0.3)
             assert cond["reason"] == "Failed"
             assert "urn:ietf:params:acme:error:connection" in cond["message"], cond
             assert host in cond["message"] and "will be retried" in cond["message"]
@@ -260,6 +249,8 @@ def test_a_host_whose_dns_points_elsewhere_fails_with_the_acme_error_and_is_retr
             wait_for(
                 "a retry",
                 lambda: sum(e["reason"] == "Failed" for e in events(member, namespace, "tls-elsewhere")) >= 2,
+                timeout=45,
+                interval=0.3,
             )
             warnings = [e for e in events(member, namespace, "tls-elsewhere") if e["reason"] == "Failed"]
             assert all(e["type"] == "Warning" and "acme:error:connection" in e["message"] for e in warnings)
@@ -309,7 +300,7 @@ def test_a_certificate_close_to_expiry_is_renewed_and_served_without_a_restart(m
                     return served(member, host, roots)
                 return None
 
-            first = wait_for("the first certificate served", serving)
+            first = wait_for("the first certificate served", serving, timeout=45, interval=0.3)
             pid = member.sandbox.dataplane()["traefik"]["pid"]
             lifetime = (first.not_valid_after_utc - first.not_valid_before_utc).total_seconds()
             # notAfter is 30 s after the order; notBefore is when Pebble issued, after the challenge.
@@ -318,6 +309,7 @@ def test_a_certificate_close_to_expiry_is_renewed_and_served_without_a_restart(m
                 "a renewed certificate served",
                 lambda: (c := serving()) is not None and c.serial_number != first.serial_number and c,
                 timeout=40,
+                interval=0.3,
             )
             assert sans(second) == {host}
             assert second.not_valid_before_utc > first.not_valid_before_utc
@@ -352,7 +344,7 @@ def test_without_allow_acme_bypass_issuance_fails_and_doctor_names_the_redirect(
 
         # The self check (cert-manager's, before it asks the ACME server) is redirected to
         # websecure, where no solver answers; it gives the attempt up after 30 s.
-        cond = wait_for("Ready=False", failed, timeout=180)
+        cond = wait_for("Ready=False", failed, timeout=180, interval=0.3)
         assert cond["reason"] == "Failed"
         assert "Waiting for HTTP-01 challenge propagation for static.local.test" in cond["message"], cond
         assert "wrong status code '404', expected '200'" in cond["message"], cond
@@ -381,4 +373,5 @@ def test_without_allow_acme_bypass_issuance_fails_and_doctor_names_the_redirect(
         "the certificate issued again",
         lambda: ready(get_json(member, *certificate_path)).get("status") == "True",
         timeout=90,
+        interval=0.3,
     )

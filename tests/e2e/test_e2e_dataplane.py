@@ -11,31 +11,20 @@ import base64
 import http.client
 import json
 import stat
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from ansible_collections.binder.ingress.plugins.module_utils.constants import LABEL_MANAGED_BY
 from ansible_collections.binder.ingress.plugins.module_utils.constants import MANAGED_BY as MANAGED_BY_VALUE
 from cryptography import x509
-from harness import Member, local_member, probe
+from harness import Member, local_member, probe, wait_for
 
 from sandbox import audit
 
 NS = "e2e-scratch"
 MEMBER_NS = local_member()["binder_namespace"]
 MANAGED_BY = f"{LABEL_MANAGED_BY}={MANAGED_BY_VALUE}"
-
-
-def _wait(what: str, check: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
 
 
 def _get(member: Member, *args: str, namespace: str = NS) -> dict[str, Any] | None:
@@ -75,7 +64,7 @@ def test_a_service_gets_a_backend_on_its_cluster_ip_and_loses_it_when_deleted(sc
     }
     scratch.sandbox.apply([service], field_manager="e2e")
     cluster_ip = (_get(scratch, "service", "scratch") or {})["spec"]["clusterIP"]
-    backend = _wait("the backend", lambda: scratch.sandbox.dataplane()["backends"].get(f"{NS}/scratch"))
+    backend = wait_for("the backend", lambda: scratch.sandbox.dataplane()["backends"].get(f"{NS}/scratch"))
     assert backend == {"web": f"{cluster_ip}:8080"}
     # As kube-proxy makes the ClusterIP reach a pod: the Service's own address and port answer.
     status, body = _http_get(cluster_ip, 8080, "/e2e/path", "scratch.test")
@@ -89,7 +78,7 @@ def test_a_service_gets_a_backend_on_its_cluster_ip_and_loses_it_when_deleted(sc
     assert (body["host"], body["path"]) == ("scratch.test", "/e2e/path")
 
     scratch.sandbox.kubectl("delete", "-n", NS, "service", "scratch")
-    _wait("the backend to go", lambda: f"{NS}/scratch" not in scratch.sandbox.dataplane()["backends"])
+    wait_for("the backend to go", lambda: f"{NS}/scratch" not in scratch.sandbox.dataplane()["backends"])
     with pytest.raises(ConnectionRefusedError):
         _http_get(cluster_ip, 8080, "/", "scratch.test")
 
@@ -126,7 +115,7 @@ def test_every_member_ingress_shows_the_entrypoint_address(member: Member) -> No
         found = {i["metadata"]["name"]: _lb_ips(i) for i in ingresses}
         return found if all(ips == ["127.0.0.1"] for ips in found.values()) else None
 
-    found = _wait("every Ingress to show 127.0.0.1", addresses)
+    found = wait_for("every Ingress to show 127.0.0.1", addresses)
     assert sorted(found) == sorted(o["metadata"]["name"] for o in member.objects)
 
 
@@ -140,7 +129,7 @@ def test_a_load_balancer_service_gets_an_address_and_loses_it_when_it_stops_bein
         "spec": {"type": "LoadBalancer", "selector": {"app": "scratch-lb"}, "ports": [{"port": 8443}]},
     }
     scratch.sandbox.apply([service], field_manager="e2e")
-    _wait("the address", lambda: _lb_ips(_get(scratch, "service", "scratch-lb") or {}) == ["127.0.0.1"])
+    wait_for("the address", lambda: _lb_ips(_get(scratch, "service", "scratch-lb") or {}) == ["127.0.0.1"])
     # It selects no traefik pod: its port leads nowhere, and the member's entrypoint is unchanged.
     balancers = scratch.sandbox.dataplane()["load_balancers"]
     assert balancers[f"{NS}/scratch-lb"] == {"ip": "127.0.0.1", "ports": {"8443": None}}
@@ -149,8 +138,8 @@ def test_a_load_balancer_service_gets_an_address_and_loses_it_when_it_stops_bein
     scratch.sandbox.kubectl(
         "patch", "-n", NS, "service", "scratch-lb", "--type=merge", "-p", '{"spec": {"type": "ClusterIP"}}'
     )
-    _wait("the address to go", lambda: _lb_ips(_get(scratch, "service", "scratch-lb") or {}) == [])
-    _wait(
+    wait_for("the address to go", lambda: _lb_ips(_get(scratch, "service", "scratch-lb") or {}) == [])
+    wait_for(
         "the load balancer to go",
         lambda: f"{NS}/scratch-lb" not in scratch.sandbox.dataplane()["load_balancers"],
     )
@@ -200,13 +189,13 @@ def _ingress(hosts: list[str]) -> dict[str, Any]:
 
 def test_the_certificate_follows_the_ingress_hosts(scratch: Member) -> None:
     scratch.sandbox.apply([_ingress(["one.scratch.test"])], field_manager="e2e")
-    _wait("the first certificate", lambda: _sans(scratch, "tls-scratch") == ["one.scratch.test"])
+    wait_for("the first certificate", lambda: _sans(scratch, "tls-scratch") == ["one.scratch.test"])
     scratch.sandbox.apply([_ingress(["one.scratch.test", "two.scratch.test"])], field_manager="e2e")
-    _wait(
+    wait_for(
         "the reissued certificate",
         lambda: _sans(scratch, "tls-scratch") == ["one.scratch.test", "two.scratch.test"],
     )
-    result = _wait(
+    result = wait_for(
         "traefik to serve the new certificate",
         lambda: (
             r
@@ -217,7 +206,7 @@ def test_the_certificate_follows_the_ingress_hosts(scratch: Member) -> None:
     )
     assert result.error == ""
     scratch.sandbox.kubectl("delete", "-n", NS, "secret", "tls-scratch")
-    _wait("the deleted Secret to be issued again", lambda: _sans(scratch, "tls-scratch") is not None)
+    wait_for("the deleted Secret to be issued again", lambda: _sans(scratch, "tls-scratch") is not None)
 
 
 def test_the_data_plane_writes_as_a_user_of_its_own(member: Member) -> None:
