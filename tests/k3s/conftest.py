@@ -179,6 +179,15 @@ echo "version=${INSTALL_K3S_VERSION:-} skip_start=${INSTALL_K3S_SKIP_START:-} ex
 """
 
 
+UPGRADE_IMAGE_DIGEST = "sha256:" + hashlib.sha256(b"fake rancher/k3s-upgrade image").hexdigest()
+
+
+def images_pin(version: str) -> dict[str, dict[str, str]]:
+    """k3s_member_airgap_images_sha256 for the fake release of ``version``."""
+    archive = release_files(version)[f"k3s-airgap-images-{ARCH}.tar.zst"]
+    return {version: {ARCH: hashlib.sha256(archive).hexdigest()}}
+
+
 def release_files(version: str) -> dict[str, bytes]:
     """The assets of a fake k3s release, by file name, with a matching sha256sum file."""
     binary = FAKE_K3S.format(version=version).encode()
@@ -220,6 +229,8 @@ class ReleaseServer:
             "k3s_member_upgrade_controller_manifest_sha256": hashlib.sha256(
                 files["system-upgrade-controller.yaml"]
             ).hexdigest(),
+            # No registry here: the digest is only written into the Plan.
+            "k3s_member_upgrade_image_digest": UPGRADE_IMAGE_DIGEST,
         }
 
     def role_vars(self, version: str) -> dict[str, Any]:

@@ -27,9 +27,11 @@ import yaml
 from .conftest import (
     ARCH,
     SUFFIX,
+    UPGRADE_IMAGE_DIGEST,
     DebianRoot,
     PlaybookRun,
     ReleaseServer,
+    images_pin,
     mounted_root,
     release_files,
     run_playbook,
@@ -240,6 +242,7 @@ def test_airgap_install_and_upgrade_plan(
         **release_server.add_upgrade_controller("v0.17.0"),
         "k3s_member_install_mode": "airgap",
         "k3s_member_airgap_dir": str(airgap),
+        "k3s_member_airgap_images_sha256": images_pin(VERSION),
         # k3s must not be downloaded: point its URLs at a port nobody listens on.
         "k3s_member_release_url": f"https://127.0.0.1:{free_port()}/k3s",
         "k3s_member_installer_url": f"https://127.0.0.1:{free_port()}/install.sh",
@@ -258,6 +261,10 @@ def test_airgap_install_and_upgrade_plan(
     ]
     assert all(mode(path) == 0o600 for path in manifests.iterdir())
     plan = yaml.safe_load((manifests / "binder-k3s-upgrade-plan.yaml").read_text())
+    # The Plan installs the pinned version, from the image pinned by digest: no channel.
+    assert plan["spec"]["version"] == VERSION
+    assert plan["spec"]["upgrade"] == {"image": f"rancher/k3s-upgrade@{UPGRADE_IMAGE_DIGEST}"}
+    assert "channel" not in plan["spec"]
     assert plan["spec"]["window"] == {
         "days": ["sunday"],
         "startTime": "00:00",
@@ -273,26 +280,57 @@ def test_airgap_install_and_upgrade_plan(
     assert_ok(again, "second airgap run")
     assert again.stats(HOST)["changed"] == 0, again.changed_tasks(HOST)
 
-    # With the Plan on, a node already past the pinned version is not downgraded
-    # (the airgap directory has no files of the older version: installing would fail).
-    older = run_playbook(inventory, {**role_vars, "k3s_member_version": "v1.34.2+k3s1"})
-    assert_ok(older, "run pinning an older version")
-    assert older.stats(HOST)["changed"] == 0, older.changed_tasks(HOST)
-
-    # A tampered binary is refused before anything is copied or installed.
-    for name, data in release_files(NEXT_VERSION).items():
-        (airgap / name).write_bytes(data)
-    (airgap / f"k3s{SUFFIX}").write_bytes(b"#!/bin/sh\necho tampered\n")
-    pins = release_server.role_vars(NEXT_VERSION)
-    tampered = run_playbook(
+    # A node newer than the pin is not downgraded, by the role or by the Plan (which would install
+    # the pin too): the run stops in preflight, before anything is written.
+    plan_text = (manifests / "binder-k3s-upgrade-plan.yaml").read_bytes()
+    older_version = "v1.34.2+k3s1"
+    older = run_playbook(
         inventory,
         {
             **role_vars,
-            "k3s_member_version": NEXT_VERSION,
-            "k3s_member_installer_sha256": pins["k3s_member_installer_sha256"],
-            "k3s_member_binary_sha256": pins["k3s_member_binary_sha256"],
+            **release_server.role_vars(older_version),
+            "k3s_member_airgap_images_sha256": images_pin(older_version),
         },
     )
+    assert older.rc != 0
+    assert (
+        f"member hetzner-gesis: {HOST} runs k3s {VERSION}, newer than k3s_member_version {older_version},"
+        " and k3s is not downgraded"
+    ) in " ".join(older.failures().split())
+    assert older.stats(HOST)["changed"] == 0, older.changed_tasks(HOST)
+    assert (manifests / "binder-k3s-upgrade-plan.yaml").read_bytes() == plan_text
+
+    pins = {
+        **release_server.role_vars(NEXT_VERSION),
+        "k3s_member_airgap_images_sha256": images_pin(NEXT_VERSION),
+    }
+    upgrade_vars = {
+        **role_vars,
+        **{key: pins[key] for key in pins if "sha256" in key},
+        "k3s_member_version": NEXT_VERSION,
+    }
+    for name, data in release_files(NEXT_VERSION).items():
+        (airgap / name).write_bytes(data)
+
+    # A tampered images archive is refused before anything is copied or installed, even with a
+    # checksum file next to it that vouches for it: only the inventory's pin counts.
+    archive = f"k3s-airgap-images-{ARCH}.tar.zst"
+    evil = b"tampered images\n"
+    (airgap / archive).write_bytes(evil)
+    (airgap / f"sha256sum-{ARCH}.txt").write_text(f"{hashlib.sha256(evil).hexdigest()}  {archive}\n")
+    tampered_images = run_playbook(inventory, upgrade_vars)
+    assert tampered_images.rc != 0
+    assert (
+        f"{archive} does not match the sha256 pinned for k3s {NEXT_VERSION} on {ARCH}"
+        " (k3s_member_airgap_images_sha256)"
+    ) in " ".join(tampered_images.failures().split())
+    assert images.read_bytes() == release_files(VERSION)[archive]
+    assert (node_root / "usr/local/bin/k3s").read_bytes() == release_files(VERSION)[f"k3s{SUFFIX}"]
+
+    # A tampered binary is refused before anything is copied or installed.
+    (airgap / archive).write_bytes(release_files(NEXT_VERSION)[archive])
+    (airgap / f"k3s{SUFFIX}").write_bytes(b"#!/bin/sh\necho tampered\n")
+    tampered = run_playbook(inventory, upgrade_vars)
     assert tampered.rc != 0
     assert f"k3s{SUFFIX} does not match the sha256 pinned for k3s {NEXT_VERSION}" in tampered.failures()
     assert (node_root / "usr/local/bin/k3s").read_bytes() == release_files(VERSION)[f"k3s{SUFFIX}"]
