@@ -24,9 +24,17 @@ description:
   - Points the cluster's C(server) at C(https://<address>:<port>) (IPv6 addresses bracketed).
   - Renames the cluster, the user and the context to O(member), selects that context, and sets its default
     namespace to O(namespace).
-  - Keeps the certificate authority and the client credentials as they are. The result holds a client key,
-    so write it with C(no_log) and C(diff) off.
-  - Errors start with C(k3s_kubeconfig:), name the member and the offending key, and never quote the file.
+  - Builds the result from an allowlist, since the node is not trusted and the controller runs what a
+    kubeconfig asks for. It takes only the certificate authority data (C(certificate-authority-data)) and the
+    client credentials (C(client-certificate-data) with C(client-key-data), or C(token)) from the node's file;
+    the server is the one given here.
+  - Refuses any other key anywhere in the file, such as C(users[].user.exec), C(auth-provider),
+    C(insecure-skip-tls-verify), C(proxy-url), C(tls-server-name), C(extensions), file paths
+    (C(certificate-authority), C(client-certificate), C(client-key), C(tokenFile)) or a non-empty
+    C(preferences).
+  - The result holds a client key, so write it with C(no_log) and C(diff) off.
+  - Errors start with C(k3s_kubeconfig:), name the member, the node (O(node)) and every offending key, and
+    never quote the file's values.
 positional: member, address
 options:
   _input:
@@ -48,6 +56,10 @@ options:
     description: The API server port.
     type: int
     default: 6443
+  node:
+    description: The inventory host the kubeconfig was read from, named in errors.
+    type: str
+    version_added: 0.2.0
 seealso:
   - name: k3s cluster access
     description: Using the k3s kubeconfig from outside the node.
@@ -76,9 +88,12 @@ def k3s_kubeconfig(
     address: Any,
     namespace: Any = None,
     port: Any = DEFAULT_API_PORT,
+    node: Any = None,
 ) -> dict[str, Any]:
     """See DOCUMENTATION."""
     where = f"member {member}" if isinstance(member, str) else "member ?"
+    if isinstance(node, str) and node:
+        where += f", node {node}"
     if isinstance(data, (str, bytes)):
         try:
             data = yaml.safe_load(data)

@@ -9,6 +9,9 @@ context, all named ``default``, and a server URL on the loopback address.
 server points at the node's public address, the three entries take the
 member's name and the context selects the member's namespace.
 
+The node is not trusted: its kubeconfig is read only for the certificate authority and the client
+credentials, and the controller's file is built from an allowlist (see ``_ALLOWED``).
+
 Pure Python with no Ansible import, so it is unit-tested on its own.
 Error messages name the offending key and its type, never a value: the
 input carries a client key that must never reach a log.
@@ -16,7 +19,8 @@ input carries a client key that must never reach a log.
 
 from __future__ import annotations
 
-import copy
+import base64
+import binascii
 import ipaddress
 import os
 import re
@@ -70,6 +74,41 @@ def server_url(address: object, port: object = DEFAULT_API_PORT) -> str:
     return f"https://{address.rstrip('.').lower()}:{port}"
 
 
+# What the controller's kubeconfig may carry from the node's file, by place: nothing else is
+# copied. Every other key could make the controller run code (users[].user.exec, auth-provider),
+# read its own files (certificate-authority, client-certificate, client-key, tokenFile), talk
+# through someone else (proxy-url), or stop checking the server (insecure-skip-tls-verify,
+# tls-server-name). The server is never taken from the node: the inventory names it.
+_ALLOWED: dict[str, frozenset[str]] = {
+    "": frozenset({"apiVersion", "kind", "clusters", "users", "contexts", "current-context", "preferences"}),
+    "clusters[0]": frozenset({"name", "cluster"}),
+    "clusters[0].cluster": frozenset({"server", "certificate-authority-data"}),
+    "users[0]": frozenset({"name", "user"}),
+    "users[0].user": frozenset({"client-certificate-data", "client-key-data", "token"}),
+    "contexts[0]": frozenset({"name", "context"}),
+    "contexts[0].context": frozenset({"cluster", "user", "namespace"}),
+    "preferences": frozenset(),
+}
+_BASE64_KEYS = ("client-certificate-data", "client-key-data")
+_TOKEN_RE = re.compile(r"[\x21-\x7e]+\Z")
+
+
+def _key_name(key: object) -> str:
+    """A key of the node's file as it may be shown: the file is not trusted, so its length is capped."""
+    text = key if isinstance(key, str) else repr(key)
+    return text if len(text) <= 64 and text.isprintable() else f"{text[:64]!r}..."
+
+
+def _refused(mapping: Mapping[Any, Any], where: str) -> list[str]:
+    """The keys of ``mapping`` (at ``where`` in the file) that the allowlist does not hold."""
+    allowed = _ALLOWED[where]
+    return [
+        f"{where + '.' if where else ''}{_key_name(key)} is not allowed"
+        for key in mapping
+        if key not in allowed
+    ]
+
+
 def _only_entry(config: Mapping[str, Any], key: str, inner: str) -> dict[str, Any]:
     """The single named entry of list ``key`` (k3s writes exactly one), with its ``inner`` mapping."""
     entries = config.get(key)
@@ -89,6 +128,36 @@ def _only_entry(config: Mapping[str, Any], key: str, inner: str) -> dict[str, An
     return entry
 
 
+def _base64_problem(where: str, value: object) -> str | None:
+    """Why ``value`` is not the base64 text of a PEM block (the value itself is never shown)."""
+    if not isinstance(value, str) or not value:
+        return f"{where} must be base64 text, got {type(value).__name__}"
+    try:
+        base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return f"{where} must be base64 text"
+    return None
+
+
+def _credential_problems(user: Mapping[str, Any]) -> list[str]:
+    """The user must carry a client certificate and key, or a bearer token, as data."""
+    problems = [
+        problem
+        for key in _BASE64_KEYS
+        if key in user
+        for problem in [_base64_problem(f"users[0].user.{key}", user[key])]
+        if problem
+    ]
+    if "token" in user and not (isinstance(user["token"], str) and _TOKEN_RE.match(user["token"])):
+        problems.append("users[0].user.token must be one line of printable text")
+    has_pair = all(key in user for key in _BASE64_KEYS)
+    if any(key in user for key in _BASE64_KEYS) and not has_pair:
+        problems.append("users[0].user must give client-certificate-data and client-key-data together")
+    elif not has_pair and "token" not in user:
+        problems.append("users[0].user must give client-certificate-data and client-key-data, or a token")
+    return problems
+
+
 def rewrite_k3s_kubeconfig(
     config: object,
     member: object,
@@ -96,15 +165,23 @@ def rewrite_k3s_kubeconfig(
     namespace: object = None,
     port: object = DEFAULT_API_PORT,
 ) -> dict[str, Any]:
-    """Return a copy of the k3s kubeconfig ``config`` made ready for the controller.
+    """Build the member's kubeconfig for the controller from the k3s kubeconfig ``config``.
 
-    - ``clusters[0].cluster.server`` becomes ``https://<address>:<port>``;
-    - the cluster, the user and the context are renamed to ``member``, the
-      context's references follow, and ``current-context`` selects it;
-    - the context's ``namespace`` is ``namespace`` (default: ``member``).
+    The result is built afresh, from an allowlist, never copied: the node is not trusted (its
+    users may run code as root there), and the controller runs whatever a kubeconfig asks for.
 
-    Everything else (certificate authority, client certificate and key,
-    preferences) is kept as it is. ``config`` itself is not modified.
+    - ``clusters[0].cluster.server`` is ``https://<address>:<port>`` (the inventory's address,
+      never the node's);
+    - ``certificate-authority-data`` is taken from the node's cluster, and the client
+      certificate and key data (or a bearer token) from its user;
+    - the cluster, the user and the context are named ``member``, the context's references
+      follow, ``current-context`` selects it and its ``namespace`` is ``namespace`` (default:
+      ``member``).
+
+    Any other key in the node's file (``exec``, ``auth-provider``, ``insecure-skip-tls-verify``,
+    ``proxy-url``, ``tls-server-name``, ``extensions``, file paths such as
+    ``certificate-authority`` or ``tokenFile``, a non-empty ``preferences``...) is refused:
+    :class:`KubeconfigError` names every such key, never a value. ``config`` is not modified.
     """
     member_name = _check_label("member", member)
     default_namespace = _check_label("namespace", member_name if namespace is None else namespace)
@@ -112,35 +189,71 @@ def rewrite_k3s_kubeconfig(
     if not isinstance(config, Mapping):
         raise KubeconfigError(f"the kubeconfig must be a mapping, got {type(config).__name__}")
     if config.get("kind", "Config") != "Config":
-        raise KubeconfigError(f"kind must be 'Config', got {config.get('kind')!r}")
+        raise KubeconfigError("kind must be 'Config'")
     if config.get("apiVersion", "v1") != "v1":
-        raise KubeconfigError(f"apiVersion must be 'v1', got {config.get('apiVersion')!r}")
+        raise KubeconfigError("apiVersion must be 'v1'")
 
-    result: dict[str, Any] = copy.deepcopy(dict(config))
-    cluster = _only_entry(result, "clusters", "cluster")
-    user = _only_entry(result, "users", "user")
-    context = _only_entry(result, "contexts", "context")
+    cluster = _only_entry(config, "clusters", "cluster")
+    user = _only_entry(config, "users", "user")
+    context = _only_entry(config, "contexts", "context")
+    preferences = config.get("preferences") or {}
+    if not isinstance(preferences, Mapping):
+        raise KubeconfigError(f"preferences must be a mapping, got {type(preferences).__name__}")
+    problems = _refused(config, "")
+    for where, mapping in (
+        ("clusters[0]", cluster),
+        ("clusters[0].cluster", cluster["cluster"]),
+        ("users[0]", user),
+        ("users[0].user", user["user"]),
+        ("contexts[0]", context),
+        ("contexts[0].context", context["context"]),
+        ("preferences", preferences),
+    ):
+        problems += _refused(mapping, where)
     if not isinstance(cluster["cluster"].get("server"), str):
-        raise KubeconfigError(
+        problems.append(
             f"clusters[0].cluster.server must be a string, got {type(cluster['cluster'].get('server')).__name__}"
         )
+    ca_problem = _base64_problem(
+        "clusters[0].cluster.certificate-authority-data", cluster["cluster"].get("certificate-authority-data")
+    )
+    problems += [ca_problem] if ca_problem else []
+    problems += _credential_problems(user["user"])
     # The context must tie the one user to the one cluster: anything else
     # means the file is not the one k3s wrote, and renaming would mislead.
     for ref, entry in (("cluster", cluster), ("user", user)):
         if context["context"].get(ref) != entry["name"]:
-            raise KubeconfigError(f"contexts[0].context.{ref} does not name {ref}s[0] ({entry['name']!r})")
+            problems.append(f"contexts[0].context.{ref} does not name {ref}s[0]")
+    if problems:
+        raise KubeconfigError(
+            "; ".join(problems) + " (the controller's kubeconfig takes only the server from the inventory, "
+            "clusters[0].cluster.certificate-authority-data, and users[0].user.client-certificate-data "
+            "with client-key-data, or token)"
+        )
 
-    cluster["name"] = member_name
-    cluster["cluster"]["server"] = server
-    user["name"] = member_name
-    context["name"] = member_name
-    context["context"]["cluster"] = member_name
-    context["context"]["user"] = member_name
-    context["context"]["namespace"] = default_namespace
-    result["current-context"] = member_name
-    result["apiVersion"] = "v1"
-    result["kind"] = "Config"
-    return result
+    credentials = {key: user["user"][key] for key in (*_BASE64_KEYS, "token") if key in user["user"]}
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {
+                "name": member_name,
+                "cluster": {
+                    "server": server,
+                    "certificate-authority-data": cluster["cluster"]["certificate-authority-data"],
+                },
+            }
+        ],
+        "users": [{"name": member_name, "user": credentials}],
+        "contexts": [
+            {
+                "name": member_name,
+                "context": {"cluster": member_name, "user": member_name, "namespace": default_namespace},
+            }
+        ],
+        "current-context": member_name,
+        "preferences": {},
+    }
 
 
 def kubeconfig_problems(path: object, context: object, keys: Mapping[str, str] | None = None) -> list[str]:

@@ -9,6 +9,7 @@ for the k3s release download site and records every path requested.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import http.server
@@ -120,10 +121,10 @@ def release_ca() -> trustme.CA:
     return trustme.CA()
 
 
-@pytest.fixture
-def node_root(debian_root_cache: DebianRoot, tmp_path: Path, release_ca: trustme.CA) -> Iterator[Path]:
-    """A fresh copy of the cached root, with /proc mounted (facts read memory and the OS there),
-    that trusts release_ca.
+@contextlib.contextmanager
+def mounted_root(cache: DebianRoot, tmp_path: Path, ca: trustme.CA) -> Iterator[Path]:
+    """A fresh copy of the cached root under ``tmp_path``, with /proc mounted (facts read memory and
+    the OS there), that trusts ``ca``.
 
     The copy is an overlay over the cache (instant, and the cache stays untouched);
     where overlayfs cannot be mounted, a plain copy (a few seconds).
@@ -131,19 +132,19 @@ def node_root(debian_root_cache: DebianRoot, tmp_path: Path, release_ca: trustme
     root = tmp_path / "root"
     upper, work = tmp_path / "upper", tmp_path / "work"
     for folder in (root, upper, work):
-        folder.mkdir()
-    options = f"lowerdir={debian_root_cache.path},upperdir={upper},workdir={work}"
+        folder.mkdir(parents=True)
+    options = f"lowerdir={cache.path},upperdir={upper},workdir={work}"
     overlay = subprocess.run(
         ["mount", "-t", "overlay", "overlay", "-o", options, str(root)], capture_output=True, check=False
     )
     if overlay.returncode != 0:
         root.rmdir()
-        subprocess.run(["cp", "-a", str(debian_root_cache.path), str(root)], check=True)
+        subprocess.run(["cp", "-a", str(cache.path), str(root)], check=True)
     subprocess.run(["mount", "-t", "proc", "proc", str(root / "proc")], check=True)
     # The minimal root has no CA bundle; Ansible's URL modules also read certificates from
     # /etc/ansible, which leaves the root's own trust store alone.
     (root / "etc/ansible").mkdir(parents=True, exist_ok=True)
-    release_ca.cert_pem.write_to_path(str(root / "etc/ansible/binder-test-release-ca.pem"))
+    ca.cert_pem.write_to_path(str(root / "etc/ansible/binder-test-release-ca.pem"))
     try:
         yield root
     finally:
@@ -151,6 +152,13 @@ def node_root(debian_root_cache: DebianRoot, tmp_path: Path, release_ca: trustme
         if overlay.returncode == 0:
             subprocess.run(["umount", str(root)], check=False)
         shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+@pytest.fixture
+def node_root(debian_root_cache: DebianRoot, tmp_path: Path, release_ca: trustme.CA) -> Iterator[Path]:
+    """A fresh copy of the cached root (see mounted_root)."""
+    with mounted_root(debian_root_cache, tmp_path, release_ca) as root:
+        yield root
 
 
 FAKE_K3S = """#!/bin/sh
@@ -169,6 +177,15 @@ mkdir -p /etc/systemd/system
 printf '[Service]\\nExecStart=/usr/local/bin/k3s %s\\n' "${INSTALL_K3S_EXEC:-server}" > /etc/systemd/system/k3s.service
 echo "version=${INSTALL_K3S_VERSION:-} skip_start=${INSTALL_K3S_SKIP_START:-} exec=${INSTALL_K3S_EXEC:-} binary=$(/usr/local/bin/k3s --version | head -n 1)" >> /var/log/fake-k3s-install.log
 """
+
+
+UPGRADE_IMAGE_DIGEST = "sha256:" + hashlib.sha256(b"fake rancher/k3s-upgrade image").hexdigest()
+
+
+def images_pin(version: str) -> dict[str, dict[str, str]]:
+    """k3s_member_airgap_images_sha256 for the fake release of ``version``."""
+    archive = release_files(version)[f"k3s-airgap-images-{ARCH}.tar.zst"]
+    return {version: {ARCH: hashlib.sha256(archive).hexdigest()}}
 
 
 def release_files(version: str) -> dict[str, bytes]:
@@ -212,6 +229,8 @@ class ReleaseServer:
             "k3s_member_upgrade_controller_manifest_sha256": hashlib.sha256(
                 files["system-upgrade-controller.yaml"]
             ).hexdigest(),
+            # No registry here: the digest is only written into the Plan.
+            "k3s_member_upgrade_image_digest": UPGRADE_IMAGE_DIGEST,
         }
 
     def role_vars(self, version: str) -> dict[str, Any]:
@@ -226,8 +245,9 @@ class ReleaseServer:
         }
 
 
-@pytest.fixture
-def release_server(release_ca: trustme.CA) -> Iterator[ReleaseServer]:
+@contextlib.contextmanager
+def serving(release_ca: trustme.CA) -> Iterator[ReleaseServer]:
+    """A running ReleaseServer with a certificate from ``release_ca``."""
     server_state = ReleaseServer(base="", files={})
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -267,6 +287,12 @@ def release_server(release_ca: trustme.CA) -> Iterator[ReleaseServer]:
         httpd.server_close()
 
 
+@pytest.fixture
+def release_server(release_ca: trustme.CA) -> Iterator[ReleaseServer]:
+    with serving(release_ca) as server:
+        yield server
+
+
 @dataclass
 class PlaybookRun:
     rc: int
@@ -296,6 +322,16 @@ class PlaybookRun:
                     if result.get("failed") or result.get("unreachable"):
                         lines.append(f"{host}: {task['task']['name']}: {result.get('msg')}")
         return "\n".join(lines) + self.stderr[-3000:]
+
+    def failed_tasks(self, host: str) -> list[str]:
+        """``<task name>: <message>`` of each task that failed on ``host`` (or could not reach it)."""
+        return [
+            f"{task['task']['name']}: {' '.join(str(result.get('msg')).split())}"
+            for play in self.report["plays"]
+            for task in play["tasks"]
+            for result in [task["hosts"].get(host, {})]
+            if result.get("failed") or result.get("unreachable")
+        ]
 
     def changed_tasks(self, host: str) -> list[str]:
         names = []

@@ -9,18 +9,34 @@ the kubeconfig fetch, idempotence and the in-place upgrade.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import os
 import socket
 import stat
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import pytest
+import trustme
 import yaml
 
-from .conftest import ARCH, SUFFIX, ReleaseServer, release_files, run_playbook
+from .conftest import (
+    ARCH,
+    SUFFIX,
+    UPGRADE_IMAGE_DIGEST,
+    DebianRoot,
+    PlaybookRun,
+    ReleaseServer,
+    images_pin,
+    mounted_root,
+    release_files,
+    run_playbook,
+    serving,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -54,23 +70,18 @@ def free_port() -> int:
         return port
 
 
+def chroot_host(root: Path, **host_vars: Any) -> dict[str, Any]:
+    return {
+        "ansible_connection": "community.general.chroot",
+        "ansible_host": str(root),
+        "ansible_python_interpreter": "/usr/bin/python3",
+        **host_vars,
+    }
+
+
 def write_inventory(tmp_path: Path, root: Path) -> Path:
     inventory = tmp_path / "inventory.yml"
-    inventory.write_text(
-        yaml.safe_dump(
-            {
-                "k3s_nodes": {
-                    "hosts": {
-                        HOST: {
-                            "ansible_connection": "community.general.chroot",
-                            "ansible_host": str(root),
-                            "ansible_python_interpreter": "/usr/bin/python3",
-                        }
-                    }
-                }
-            }
-        )
-    )
+    inventory.write_text(yaml.safe_dump({"k3s_nodes": {"hosts": {HOST: chroot_host(root)}}}))
     return inventory
 
 
@@ -93,11 +104,11 @@ def base_vars(tmp_path: Path, server: ReleaseServer, version: str = VERSION) -> 
     }
 
 
-def seed_node_kubeconfig(root: Path) -> None:
+def seed_node_kubeconfig(root: Path, config: dict[str, Any] = K3S_YAML) -> None:
     """What k3s writes on its first start (the service does not run here)."""
     path = root / "etc/rancher/k3s/k3s.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(K3S_YAML))
+    path.write_text(yaml.safe_dump(config))
     path.chmod(0o600)
 
 
@@ -231,6 +242,7 @@ def test_airgap_install_and_upgrade_plan(
         **release_server.add_upgrade_controller("v0.17.0"),
         "k3s_member_install_mode": "airgap",
         "k3s_member_airgap_dir": str(airgap),
+        "k3s_member_airgap_images_sha256": images_pin(VERSION),
         # k3s must not be downloaded: point its URLs at a port nobody listens on.
         "k3s_member_release_url": f"https://127.0.0.1:{free_port()}/k3s",
         "k3s_member_installer_url": f"https://127.0.0.1:{free_port()}/install.sh",
@@ -249,6 +261,10 @@ def test_airgap_install_and_upgrade_plan(
     ]
     assert all(mode(path) == 0o600 for path in manifests.iterdir())
     plan = yaml.safe_load((manifests / "binder-k3s-upgrade-plan.yaml").read_text())
+    # The Plan installs the pinned version, from the image pinned by digest: no channel.
+    assert plan["spec"]["version"] == VERSION
+    assert plan["spec"]["upgrade"] == {"image": f"rancher/k3s-upgrade@{UPGRADE_IMAGE_DIGEST}"}
+    assert "channel" not in plan["spec"]
     assert plan["spec"]["window"] == {
         "days": ["sunday"],
         "startTime": "00:00",
@@ -264,26 +280,57 @@ def test_airgap_install_and_upgrade_plan(
     assert_ok(again, "second airgap run")
     assert again.stats(HOST)["changed"] == 0, again.changed_tasks(HOST)
 
-    # With the Plan on, a node already past the pinned version is not downgraded
-    # (the airgap directory has no files of the older version: installing would fail).
-    older = run_playbook(inventory, {**role_vars, "k3s_member_version": "v1.34.2+k3s1"})
-    assert_ok(older, "run pinning an older version")
-    assert older.stats(HOST)["changed"] == 0, older.changed_tasks(HOST)
-
-    # A tampered binary is refused before anything is copied or installed.
-    for name, data in release_files(NEXT_VERSION).items():
-        (airgap / name).write_bytes(data)
-    (airgap / f"k3s{SUFFIX}").write_bytes(b"#!/bin/sh\necho tampered\n")
-    pins = release_server.role_vars(NEXT_VERSION)
-    tampered = run_playbook(
+    # A node newer than the pin is not downgraded, by the role or by the Plan (which would install
+    # the pin too): the run stops in preflight, before anything is written.
+    plan_text = (manifests / "binder-k3s-upgrade-plan.yaml").read_bytes()
+    older_version = "v1.34.2+k3s1"
+    older = run_playbook(
         inventory,
         {
             **role_vars,
-            "k3s_member_version": NEXT_VERSION,
-            "k3s_member_installer_sha256": pins["k3s_member_installer_sha256"],
-            "k3s_member_binary_sha256": pins["k3s_member_binary_sha256"],
+            **release_server.role_vars(older_version),
+            "k3s_member_airgap_images_sha256": images_pin(older_version),
         },
     )
+    assert older.rc != 0
+    assert (
+        f"member hetzner-gesis: {HOST} runs k3s {VERSION}, newer than k3s_member_version {older_version},"
+        " and k3s is not downgraded"
+    ) in " ".join(older.failures().split())
+    assert older.stats(HOST)["changed"] == 0, older.changed_tasks(HOST)
+    assert (manifests / "binder-k3s-upgrade-plan.yaml").read_bytes() == plan_text
+
+    pins = {
+        **release_server.role_vars(NEXT_VERSION),
+        "k3s_member_airgap_images_sha256": images_pin(NEXT_VERSION),
+    }
+    upgrade_vars = {
+        **role_vars,
+        **{key: pins[key] for key in pins if "sha256" in key},
+        "k3s_member_version": NEXT_VERSION,
+    }
+    for name, data in release_files(NEXT_VERSION).items():
+        (airgap / name).write_bytes(data)
+
+    # A tampered images archive is refused before anything is copied or installed, even with a
+    # checksum file next to it that vouches for it: only the inventory's pin counts.
+    archive = f"k3s-airgap-images-{ARCH}.tar.zst"
+    evil = b"tampered images\n"
+    (airgap / archive).write_bytes(evil)
+    (airgap / f"sha256sum-{ARCH}.txt").write_text(f"{hashlib.sha256(evil).hexdigest()}  {archive}\n")
+    tampered_images = run_playbook(inventory, upgrade_vars)
+    assert tampered_images.rc != 0
+    assert (
+        f"{archive} does not match the sha256 pinned for k3s {NEXT_VERSION} on {ARCH}"
+        " (k3s_member_airgap_images_sha256)"
+    ) in " ".join(tampered_images.failures().split())
+    assert images.read_bytes() == release_files(VERSION)[archive]
+    assert (node_root / "usr/local/bin/k3s").read_bytes() == release_files(VERSION)[f"k3s{SUFFIX}"]
+
+    # A tampered binary is refused before anything is copied or installed.
+    (airgap / archive).write_bytes(release_files(NEXT_VERSION)[archive])
+    (airgap / f"k3s{SUFFIX}").write_bytes(b"#!/bin/sh\necho tampered\n")
+    tampered = run_playbook(inventory, upgrade_vars)
     assert tampered.rc != 0
     assert f"k3s{SUFFIX} does not match the sha256 pinned for k3s {NEXT_VERSION}" in tampered.failures()
     assert (node_root / "usr/local/bin/k3s").read_bytes() == release_files(VERSION)[f"k3s{SUFFIX}"]
@@ -326,3 +373,99 @@ def test_preflight_refuses_busy_port(node_root: Path, release_server: ReleaseSer
     assert f"port(s) {busy} are in use" in run.failures()
     assert not (node_root / "etc/rancher/k3s/config.yaml").exists()
     assert os.path.exists(node_root / "usr/bin/python3")
+
+
+# ---------------------------------------------------------------------------
+# A node is not trusted: its kubeconfig must not carry anything to the controller but the CA and
+# the client credentials. The node below has written every key issue 18 names, and the file paths,
+# into its k3s.yaml; the bootstrap (check mode, then real) must stop naming each of them, the
+# member and the node, before anything is written on the controller. That each key alone is
+# refused is tested on the rewrite itself (tests/unit/plugins/module_utils/test_kubeconfig.py):
+# one node here keeps this to two playbook runs.
+
+HOSTILE_HOST = "hostile-node"
+HOSTILE_MEMBER = "hostile"
+# What the run must never print: the values a hostile node put in its file.
+HOSTILE_MARKER = "HOSTILE-MARKER"
+HOSTILE_KEYS: dict[str, tuple[tuple[Any, ...], Any]] = {
+    # Code run on the controller, TLS checks dropped, traffic diverted.
+    "exec": (
+        ("users", 0, "user", "exec"),
+        {
+            "apiVersion": "client.authentication.k8s.io/v1",
+            "command": "sh",
+            "args": ["-c", f"touch /tmp/{HOSTILE_MARKER}"],
+        },
+    ),
+    "auth-provider": (
+        ("users", 0, "user", "auth-provider"),
+        {"name": "gcp", "config": {"cmd-path": HOSTILE_MARKER}},
+    ),
+    "insecure-skip-tls-verify": (("clusters", 0, "cluster", "insecure-skip-tls-verify"), True),
+    "proxy-url": (("clusters", 0, "cluster", "proxy-url"), f"http://198.51.100.7:3128/{HOSTILE_MARKER}"),
+    "tls-server-name": (("clusters", 0, "cluster", "tls-server-name"), f"{HOSTILE_MARKER}.example"),
+    # Paths: read on the controller, from the controller's disk.
+    "certificate-authority": (("clusters", 0, "cluster", "certificate-authority"), f"/etc/{HOSTILE_MARKER}"),
+    "client-certificate": (("users", 0, "user", "client-certificate"), f"/root/{HOSTILE_MARKER}.crt"),
+    "client-key": (("users", 0, "user", "client-key"), f"/root/.ssh/{HOSTILE_MARKER}"),
+    "tokenFile": (("users", 0, "user", "tokenFile"), f"/root/{HOSTILE_MARKER}-token"),
+}
+
+
+def dotted(path: tuple[Any, ...]) -> str:
+    text = ""
+    for step in path:
+        text += f"[{step}]" if isinstance(step, int) else f".{step}" if text else step
+    return text
+
+
+@dataclass
+class HostileBootstrap:
+    check: PlaybookRun
+    real: PlaybookRun
+    kube: Path  # the controller directory the member's kubeconfig would go to
+
+
+@pytest.fixture(scope="module")
+def hostile_bootstrap(
+    debian_root_cache: DebianRoot, release_ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[HostileBootstrap]:
+    tmp = tmp_path_factory.mktemp("hostile")
+    config = copy.deepcopy(K3S_YAML)
+    for path, value in HOSTILE_KEYS.values():
+        node: Any = config
+        for step in path[:-1]:
+            node = node[step]
+        node[path[-1]] = value
+    with serving(release_ca) as server, mounted_root(debian_root_cache, tmp / "node", release_ca) as root:
+        server.add_release(VERSION)
+        seed_node_kubeconfig(root, config)
+        inventory = tmp / "inventory.yml"
+        inventory.write_text(yaml.safe_dump({"k3s_nodes": {"hosts": {HOSTILE_HOST: chroot_host(root)}}}))
+        role_vars = {
+            **base_vars(tmp, server),
+            "k3s_member_name": HOSTILE_MEMBER,
+            "k3s_member_namespace": HOSTILE_MEMBER,
+            "k3s_member_kubeconfig_dest": str(tmp / "kube" / "hostile.yaml"),
+        }
+        check = run_playbook(inventory, role_vars, "--check", "--diff")
+        real = run_playbook(inventory, role_vars, "--diff")
+        yield HostileBootstrap(check, real, tmp / "kube")
+
+
+@pytest.mark.parametrize("key", sorted(HOSTILE_KEYS))
+@pytest.mark.parametrize("mode", ["check", "real"])
+def test_a_node_kubeconfig_key_outside_the_allowlist_stops_the_bootstrap_before_the_controller_is_written(
+    hostile_bootstrap: HostileBootstrap, mode: str, key: str
+) -> None:
+    run = getattr(hostile_bootstrap, mode)
+    assert run.rc != 0
+    assert run.stats(HOSTILE_HOST)["unreachable"] == 0
+    (failed,) = run.failed_tasks(HOSTILE_HOST)
+    assert "Check that the node's kubeconfig holds only what the controller may take: " in failed
+    assert f"member {HOSTILE_MEMBER}, node {HOSTILE_HOST}: " in failed
+    assert f"{dotted(HOSTILE_KEYS[key][0])} is not allowed" in failed
+    assert HOSTILE_MARKER not in run.stdout + run.stderr
+    assert SECRET_KEY not in run.stdout + run.stderr
+    # Nothing of the member on the controller: neither its kubeconfig nor its directory.
+    assert not hostile_bootstrap.kube.exists()

@@ -23,7 +23,7 @@ from ansible.template import Templar, trust_as_template
 from harness import BIN, REPO, ansible_env
 
 from .conftest import ARCH, SUFFIX, ReleaseServer, release_files, run_playbook
-from .test_k3s_member_chroot import VERSION, base_vars, write_inventory
+from .test_k3s_member_chroot import VERSION, base_vars, free_port, write_inventory
 
 ROLES = Path(__file__).resolve().parents[2] / "roles"
 ROLE = ROLES / "k3s_member"
@@ -53,6 +53,7 @@ def invalid(**overrides: Any) -> list[str]:
         "k3s_member_name": "hetzner-gesis",
         "k3s_member_public_address": "192.0.2.10",
         "k3s_member_installer_sha256": "a" * 64,
+        "k3s_member_binary_sha256": {VERSION: {"amd64": "b" * 64}},
         "k3s_member_kubeconfig_dest": "/home/op/.kube/binder/hetzner-gesis.yaml",
         **overrides,
     }
@@ -88,7 +89,6 @@ def test_a_kubeconfig_mode_that_gives_the_group_or_others_anything_is_refused(mo
         "k3s_member_release_url",
         "k3s_member_installer_url",
         "k3s_member_upgrade_controller_url",
-        "k3s_member_upgrade_channel",
     ],
 )
 @pytest.mark.parametrize(
@@ -100,11 +100,22 @@ def test_every_url_must_be_https(key: str, url: str) -> None:
 
 @pytest.mark.parametrize("directory", ["airgap", "./airgap", "~/airgap", ""])
 def test_the_airgap_directory_must_be_absolute(directory: str) -> None:
-    assert invalid(k3s_member_install_mode="airgap", k3s_member_airgap_dir=directory) == [
-        "k3s_member_airgap_dir must be an absolute directory on the controller in airgap mode,"
-        f" not '{directory}'"
+    images = {VERSION: {"amd64": "c" * 64}}
+    assert invalid(
+        k3s_member_install_mode="airgap",
+        k3s_member_airgap_dir=directory,
+        k3s_member_airgap_images_sha256=images,
+    ) == [
+        f"k3s_member_airgap_dir must be an absolute directory on the controller in airgap mode, not '{directory}'"
     ]
-    assert invalid(k3s_member_install_mode="airgap", k3s_member_airgap_dir="/srv/k3s") == []
+    assert (
+        invalid(
+            k3s_member_install_mode="airgap",
+            k3s_member_airgap_dir="/srv/k3s",
+            k3s_member_airgap_images_sha256=images,
+        )
+        == []
+    )
 
 
 @pytest.mark.parametrize("key", ["write-kubeconfig-mode", "write-kubeconfig-group", "write-kubeconfig"])
@@ -141,6 +152,170 @@ def test_binary_pins_must_be_sha256_by_architecture(pins: dict[str, Any], wrong:
         f" digits}}; not so for {wrong}"
     ]
     assert invalid(k3s_member_binary_sha256={VERSION: {"amd64": "a" * 64, "arm64": "b" * 64}}) == []
+
+
+SUMS = "https://github.com/k3s-io/k3s/releases/download/v1.34.3%2Bk3s1/sha256sum-<arch>.txt"
+
+
+@pytest.mark.parametrize("pins", [{}, {"v1.34.2+k3s1": {"amd64": "a" * 64}}])
+def test_the_binary_of_the_pinned_version_must_have_a_pin(pins: dict[str, Any]) -> None:
+    """The role ships no pins: the inventory must give the binary's sha256 for k3s_member_version."""
+    assert invalid(k3s_member_binary_sha256=pins) == [
+        f"k3s_member_binary_sha256 has no pin for k3s_member_version {VERSION}: add"
+        f' {{"{VERSION}": {{"amd64": "<sha256>"}}}} with the line of k3s (amd64) or k3s-arm64 (arm64) from {SUMS}'
+    ]
+
+
+AIRGAP = {"k3s_member_install_mode": "airgap", "k3s_member_airgap_dir": "/srv/k3s"}
+
+
+@pytest.mark.parametrize("pins", [{}, {"v1.34.2+k3s1": {"amd64": "a" * 64}}])
+def test_airgap_mode_needs_a_pin_of_the_images_archive(pins: dict[str, Any]) -> None:
+    assert invalid(**AIRGAP, k3s_member_airgap_images_sha256=pins) == [
+        f"k3s_member_airgap_images_sha256 has no pin for k3s_member_version {VERSION}, which airgap mode needs:"
+        f' add {{"{VERSION}": {{"amd64": "<sha256>"}}}} with the line of k3s-airgap-images-<arch>.tar.zst'
+        f" from {SUMS}"
+    ]
+    # Downloads take the images from the registry: no pin needed there.
+    assert invalid(k3s_member_airgap_images_sha256=pins) == []
+
+
+@pytest.mark.parametrize(
+    "pins",
+    [
+        {VERSION: {"amd64": "A" * 64}},
+        {VERSION: {"x86_64": "a" * 64}},
+        {VERSION: "a" * 64},
+        {VERSION: {"arm64": 1}},
+    ],
+)
+def test_images_archive_pins_must_be_sha256_by_architecture(pins: dict[str, Any]) -> None:
+    assert invalid(**AIRGAP, k3s_member_airgap_images_sha256=pins) == [
+        "k3s_member_airgap_images_sha256 must map each version to {amd64 or arm64: sha256 of 64 lowercase hex"
+        f" digits}}; not so for {VERSION}"
+    ]
+    assert (
+        invalid(**AIRGAP, k3s_member_airgap_images_sha256={VERSION: {"amd64": "a" * 64, "arm64": "b" * 64}})
+        == []
+    )
+
+
+PLAN = {
+    "k3s_member_upgrade_plan": True,
+    "k3s_member_upgrade_controller_crd_sha256": "c" * 64,
+    "k3s_member_upgrade_controller_manifest_sha256": "d" * 64,
+    "k3s_member_upgrade_image_digest": "sha256:" + "e" * 64,
+}
+
+
+def test_the_upgrade_plan_inputs_with_their_pins_are_valid() -> None:
+    assert invalid(**PLAN) == []
+
+
+@pytest.mark.parametrize(
+    "digest", ["", "e" * 64, "sha256:" + "E" * 64, "sha256:" + "e" * 63, "sha512:" + "e" * 64, "v1.34.3-k3s1"]
+)
+def test_the_upgrade_image_must_be_pinned_by_digest(digest: str) -> None:
+    assert invalid(**{**PLAN, "k3s_member_upgrade_image_digest": digest}) == [
+        "k3s_member_upgrade_image_digest must be the digest (sha256:<64 lowercase hex digits>) of"
+        f" rancher/k3s-upgrade:v1.34.3-k3s1, since k3s_member_upgrade_plan is on, not '{digest}'"
+    ]
+    # Without the plan, the digest is not used.
+    assert (
+        invalid(**{**PLAN, "k3s_member_upgrade_plan": False, "k3s_member_upgrade_image_digest": digest}) == []
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "message"),
+    [
+        ("k3s_member_upgrade_controller_crd_sha256", "the sha256 (64 lowercase hex digits) of crd.yaml"),
+        (
+            "k3s_member_upgrade_controller_manifest_sha256",
+            "the sha256 (64 lowercase hex digits) of system-upgrade",
+        ),
+    ],
+)
+def test_the_upgrade_controller_must_be_pinned(key: str, message: str) -> None:
+    (problem,) = invalid(**{**PLAN, key: "latest"})
+    assert problem.startswith(f"{key} must be {message}")
+    assert problem.endswith("since k3s_member_upgrade_plan is on")
+
+
+def test_an_upgrade_channel_is_refused_now_that_the_plan_follows_the_pin() -> None:
+    assert invalid(k3s_member_upgrade_channel="https://update.k3s.io/v1-release/channels/stable") == [
+        "k3s_member_upgrade_channel is no longer used: the upgrade Plan installs k3s_member_version, from the"
+        " image pinned by k3s_member_upgrade_image_digest; remove it"
+    ]
+
+
+# ---------------------------------------------------------------------------
+# The inventory is checked on the controller before the node is contacted.
+
+
+def unreachable_node(tmp_path: Path) -> Path:
+    """An inventory whose node refuses SSH connections (nothing listens on its port)."""
+    inventory = tmp_path / "unreachable.yml"
+    node = {
+        "ansible_host": "127.0.0.1",
+        "ansible_port": free_port(),
+        "ansible_user": "root",
+        "ansible_connection": "ssh",
+        "ansible_ssh_common_args": "-o ConnectTimeout=5 -o BatchMode=yes",
+    }
+    inventory.write_text(yaml.safe_dump({"k3s_nodes": {"hosts": {"hetzner-gesis-node": node}}}))
+    return inventory
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        (
+            {"k3s_member_binary_sha256": {VERSION: {ARCH: "not-a-sha256"}}},
+            "k3s_member_binary_sha256 must map each version to {amd64 or arm64: sha256 of 64 lowercase hex digits};"
+            f" not so for {VERSION}",
+        ),
+        (
+            {"k3s_member_binary_sha256": {}},
+            f"k3s_member_binary_sha256 has no pin for k3s_member_version {VERSION}",
+        ),
+        (
+            {"k3s_member_installer_sha256": "1234"},
+            "k3s_member_installer_sha256 must be the installer's sha256",
+        ),
+        (
+            {"k3s_member_release_url": "http://mirror.example/k3s"},
+            "k3s_member_release_url must be an https:// URL, not 'http://mirror.example/k3s'",
+        ),
+        (
+            {"k3s_member_install_mode": "airgap", "k3s_member_airgap_dir": "airgap"},
+            "k3s_member_airgap_dir must be an absolute directory on the controller in airgap mode, not 'airgap'",
+        ),
+    ],
+    ids=["binary-pin", "no-binary-pin", "installer-pin", "url", "path"],
+)
+def test_check_mode_against_an_unreachable_node_names_the_bad_key(
+    tmp_path: Path, bad: dict[str, Any], message: str
+) -> None:
+    """`bootstrap_k3s.yml --check` reports the wrong inventory key, not that the node is unreachable."""
+    role_vars = {**base_vars(tmp_path, ReleaseServer(base="https://127.0.0.1:9", files={})), **bad}
+    run = run_playbook(unreachable_node(tmp_path), role_vars, "--check")
+    assert run.rc != 0
+    assert run.stats("hetzner-gesis-node")["unreachable"] == 0
+    (failed,) = run.failed_tasks("hetzner-gesis-node")
+    assert "Check the inventory variables: host hetzner-gesis-node (member hetzner-gesis): " in failed
+    assert message in failed
+    assert "UNREACHABLE" not in run.stdout + run.stderr
+
+
+def test_a_valid_inventory_goes_on_to_contact_the_node(tmp_path: Path) -> None:
+    """The control: with a valid inventory, the same node is then found unreachable."""
+    role_vars = base_vars(tmp_path, ReleaseServer(base="https://127.0.0.1:9", files={}))
+    run = run_playbook(unreachable_node(tmp_path), role_vars, "--check")
+    assert run.rc != 0
+    assert run.stats("hetzner-gesis-node")["unreachable"] == 1
+    (failed,) = run.failed_tasks("hetzner-gesis-node")
+    assert failed.startswith("binder.ingress.k3s_member : Gather the facts the checks below need: ")
 
 
 def delegated_tasks(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -199,7 +374,12 @@ def test_a_version_without_a_pin_stops_in_preflight(
 ) -> None:
     release_server.add_release(VERSION)
     inventory = write_inventory(tmp_path, node_root)
-    role_vars = {**base_vars(tmp_path, release_server), "k3s_member_binary_sha256": {}}
+    # A pin for the other architecture only: the inventory is complete, the node's binary is not pinned.
+    other = "arm64" if ARCH == "amd64" else "amd64"
+    role_vars = {
+        **base_vars(tmp_path, release_server),
+        "k3s_member_binary_sha256": {VERSION: {other: "a" * 64}},
+    }
     run = run_playbook(inventory, role_vars)
     assert run.rc != 0
     assert (

@@ -107,15 +107,32 @@ def test_sysctl_file() -> None:
     assert lines == ["fs.inotify.max_user_instances = 8192", "fs.inotify.max_user_watches = 524288"]
 
 
-def test_upgrade_plan() -> None:
-    plan = yaml.safe_load(render("upgrade-plan.yaml.j2"))
+DIGEST = "sha256:" + "5" * 64
+
+
+@pytest.mark.parametrize("version", ["v1.34.3+k3s1", "v1.35.1+k3s2"])
+def test_upgrade_plan(version: str) -> None:
+    """The Plan installs exactly the pinned version, from an image named by digest: no channel, no tag."""
+    text = render("upgrade-plan.yaml.j2", k3s_member_version=version, k3s_member_upgrade_image_digest=DIGEST)
+    assert text.startswith("# Ansible managed")
+    plan = yaml.safe_load(text)
     assert plan["apiVersion"] == "upgrade.cattle.io/v1"
     assert plan["kind"] == "Plan"
     assert plan["metadata"] == {"name": "k3s-server", "namespace": "system-upgrade"}
     spec = plan["spec"]
-    assert spec["channel"] == "https://update.k3s.io/v1-release/channels/stable"
+    assert spec["version"] == version
+    assert "channel" not in spec
     assert spec["window"] == {"days": ["sunday"], "startTime": "00:00", "endTime": "02:00", "timeZone": "UTC"}
-    assert spec["upgrade"] == {"image": "rancher/k3s-upgrade"}
+    assert spec["upgrade"] == {"image": f"rancher/k3s-upgrade@{DIGEST}"}
+    assert set(spec) == {
+        "concurrency",
+        "cordon",
+        "serviceAccountName",
+        "nodeSelector",
+        "upgrade",
+        "version",
+        "window",
+    }
     assert spec["serviceAccountName"] == "system-upgrade"
     assert spec["concurrency"] == 1
     assert spec["nodeSelector"]["matchExpressions"] == [

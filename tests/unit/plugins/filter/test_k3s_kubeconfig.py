@@ -99,3 +99,16 @@ def test_yaml_error_does_not_quote_the_key() -> None:
     with pytest.raises(AnsibleFilterError, match="not valid YAML") as info:
         k3s_kubeconfig(broken, "hetzner-gesis", "192.0.2.10")
     assert KEY not in str(info.value)
+
+
+def test_a_refused_key_is_named_with_the_member_and_the_node() -> None:
+    hostile = K3S_YAML.replace(
+        "    client-key-data:", "    exec: {command: sh, args: [-c, 'id > /tmp/pwned']}\n    client-key-data:"
+    )
+    with pytest.raises(AnsibleFilterError) as info:
+        k3s_kubeconfig(hostile, "hetzner-gesis", "192.0.2.10", node="hetzner-gesis-node")
+    message = str(info.value)
+    assert message.startswith(
+        "k3s_kubeconfig: member hetzner-gesis, node hetzner-gesis-node: users[0].user.exec is not allowed"
+    )
+    assert "pwned" not in message and KEY not in message

