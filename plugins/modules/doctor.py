@@ -19,7 +19,10 @@ description:
   - C(entrypoint) the entrypoint Service exists and has a load-balancer address; with O(k3s), no other
     LoadBalancer Service holds port 80 or 443 (k3s ServiceLB gives each port to one only).
   - C(release), C(deployment) the traefik and cert-manager Helm releases' latest revisions are deployed
-    (from their Helm release Secrets) and every Deployment of each release has all its replicas available.
+    and every Deployment of each release has all its replicas available. Only Secrets of type
+    C(helm.sh/release.v1) labelled C(owner=helm) and with the release's name are read; the latest (highest
+    C(version) label, a revision number) is decoded, to at most 32 MiB, and must name the same release,
+    namespace and revision as its labels, else that is an error of the release.
   - C(redirect) an HTTP to HTTPS redirect in the traefik release's values lets http01 challenges through
     (C(ports.web.allowACMEByPass)).
   - C(issuer), C(ingress-class) the ClusterIssuers O(cluster_issuers) exist and are Ready (else their
@@ -105,7 +108,7 @@ options:
     type: str
     default: system
   dns_timeout:
-    description: Seconds one DNS question may take.
+    description: Seconds one DNS question may take, to the system resolver as to a DNS server.
     type: float
     default: 5
   report_dir:
@@ -130,7 +133,8 @@ attributes:
     description: Nothing changes in the cluster.
 notes:
   - Secrets are read only in O(namespace) and only of type C(kubernetes.io/tls); only their C(tls.crt) is parsed,
-    and no Secret value is returned.
+    and no Secret value is returned. Helm release records (type C(helm.sh/release.v1)) are read in the releases'
+    namespaces; only the latest one's values are used.
 seealso:
   - module: binder.ingress.probe_routes
 """
@@ -358,16 +362,21 @@ def examine(module: Any, reader: Reader) -> tuple[list[_doctor.Finding], list[_d
         releases.append((params["cert_manager_release"], params["cert_manager_namespace"]))
     traefik_values = None
     for release, release_namespace in releases:
-        records = (
-            reader.list("Secret", "v1", release_namespace, label_selector=f"owner=helm,name={release}") or []
+        records = reader.list(
+            "Secret",
+            "v1",
+            release_namespace,
+            label_selector=f"owner=helm,name={release}",
+            field_selector=f"type={_doctor.HELM_RELEASE_TYPE}",
         )
-        findings += _doctor.check_release(release, release_namespace, records)
-        if records:
+        latest = _doctor.read_release(release, release_namespace, records or [])
+        findings += _doctor.check_release(latest)
+        if latest.secret:
             findings += _doctor.check_deployments(
                 release, release_namespace, reader.list("Deployment", "apps/v1", release_namespace) or []
             )
         if release == params["traefik_release"] and release_namespace == namespace:
-            traefik_values = _doctor.helm_release_values(records)
+            traefik_values = latest.values
     redirect = _doctor.check_redirect(traefik_values, f"{namespace}/{params['traefik_release']}")
     findings += redirect
 

@@ -11,12 +11,14 @@ import json
 import os
 import stat
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from ansible.module_utils.testing import patch_module_args
 from ansible_collections.binder.ingress.plugins.module_utils import _doctor
 from ansible_collections.binder.ingress.plugins.modules import doctor
+from helm_records import release_secret, secret_sized_bomb, wrap
 
 FINDINGS = [_doctor.Finding("dns", "hub.example.org", "ok", "resolves to 203.0.113.10")]
 OTHER = "someone else's file\n"
@@ -164,3 +166,87 @@ def test_a_directory_where_a_report_goes_fails_naming_report_dir(
     )
     # Checked before the first write: the JSON report is not written either.
     assert tree(tmp_path) == {"gke-prod.md": f"dir {mode_of(tmp_path / 'gke-prod.md'):04o}"}
+
+
+# ---------------------------------------------------------------------------
+# examine(): the Helm release records it reads
+
+
+class Reader:
+    """The cluster as the doctor's Reader sees it: objects by kind, selectors ignored (as a server that does not
+    filter would), every list asked for recorded."""
+
+    def __init__(self, objects: list[dict[str, Any]]) -> None:
+        self.objects = objects
+        self.asked: list[tuple[str, str | None, dict[str, str]]] = []
+
+    def list(self, kind: str, api_version: str, namespace: str | None = None, **selectors: str) -> list[Any]:
+        self.asked.append((kind, namespace, selectors))
+        return [
+            o
+            for o in self.objects
+            if o["kind"] == kind and namespace in (None, o["metadata"].get("namespace"))
+        ]
+
+    def get(self, kind: str, api_version: str, name: str, namespace: str) -> dict[str, Any] | None:
+        return None
+
+
+REDIRECT = {"http": {"redirections": {"entryPoint": {"to": "websecure", "scheme": "https"}}}}
+
+
+def helm_secret(version: int, status: str, web: dict[str, Any], **over: Any) -> dict[str, Any]:
+    secret = release_secret(version, status, {"ports": {"web": web}}, **over)
+    return {"kind": "Secret", **secret}
+
+
+def examined(secrets: list[dict[str, Any]]) -> tuple[dict[tuple[str, str], _doctor.Finding], Reader]:
+    module = SimpleNamespace(
+        params=dict(
+            member="gke-prod",
+            namespace="ns",
+            entrypoint_name="cluster-entrypoint",
+            ingress_class="traefik",
+            k3s=False,
+            traefik_release="traefik",
+            cert_manager_helm_enabled=False,
+            cluster_issuers=[],
+            ingresses=[],
+            resolver="system",
+            dns_timeout=1.0,
+        )
+    )
+    reader = Reader(secrets)
+    findings, _rows = doctor.examine(module, reader)
+    return {(f.check, f.subject): f for f in findings}, reader
+
+
+def test_a_secret_of_another_type_with_a_higher_version_is_not_the_release() -> None:
+    found, reader = examined(
+        [
+            helm_secret(1, "superseded", REDIRECT),
+            helm_secret(2, "deployed", {**REDIRECT, "allowACMEByPass": True}),
+            # Anyone who may create Secrets in the namespace can label one like Helm's records.
+            helm_secret(9, "deployed", REDIRECT, kind="Opaque"),
+        ]
+    )
+    assert found[("release", "ns/traefik")].detail == "revision 2 deployed"
+    assert found[("redirect", "ns/traefik")].severity == "ok"
+    assert (
+        "Secret",
+        "ns",
+        {"label_selector": "owner=helm,name=traefik", "field_selector": "type=helm.sh/release.v1"},
+    ) in reader.asked
+
+
+def test_a_gzip_bomb_in_the_latest_record_is_an_error_of_the_release_not_a_crash() -> None:
+    bomb = helm_secret(3, "deployed", {})
+    bomb["data"]["release"] = wrap(secret_sized_bomb()[0])
+    found, _reader = examined([helm_secret(2, "superseded", {}), bomb])
+    release = found[("release", "ns/traefik")]
+    assert release.severity == "error"
+    assert release.detail == (
+        "Secret ns/sh.helm.release.v1.traefik.v3: the record of revision 3 cannot be read: "
+        "it decompresses to more than 32 MiB"
+    )
+    assert ("redirect", "ns/traefik") not in found  # no values to judge it by
