@@ -61,7 +61,7 @@ def secret_sized_bomb() -> tuple[bytes, int]:
     segment = packer.compress(chunk) + packer.flush(zlib.Z_FULL_FLUSH)
     count = (3 * 2**20 // 4 - 32) // len(segment)
     crc = 0
-    for _ in range(count):
+    for _block in range(count):
         crc = zlib.crc32(chunk, crc)
     header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff"
     trailer = struct.pack("<II", crc, (count * len(chunk)) & 0xFFFFFFFF)
