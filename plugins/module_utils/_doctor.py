@@ -15,12 +15,15 @@ was seen, and one line of what to do about it.
 from __future__ import annotations
 
 import base64
+import binascii
 import datetime as dt
-import gzip
 import json
+import re
 import socket
+import threading
+import zlib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ansible_collections.binder.ingress.plugins.module_utils.constants import (
@@ -33,13 +36,17 @@ from ansible_collections.binder.ingress.plugins.module_utils.constants import (
 
 __all__ = [
     "DUPLICATE_LIMIT",
+    "HELM_RELEASE_TYPE",
     "PER_DOMAIN_LIMIT",
+    "RELEASE_RECORD_LIMIT",
     "SEVERITIES",
     "TRAEFIK_CONTROLLER",
     "WINDOW",
     "BudgetRow",
     "Finding",
+    "HelmRelease",
     "Issued",
+    "ReleaseRecordError",
     "budget",
     "check_budget",
     "check_certificates",
@@ -50,12 +57,13 @@ __all__ = [
     "check_issuers",
     "check_redirect",
     "check_release",
+    "decode_release_record",
     "fails",
-    "helm_release_values",
     "load_balancer_address",
     "markdown",
     "parse_resolver",
     "port_holders",
+    "read_release",
     "resolve",
     "table",
     "wanted_certificates",
@@ -215,15 +223,32 @@ def parse_resolver(text: str) -> tuple[str, int] | None:
     return address, number
 
 
-def resolve(host: str, server: tuple[str, int] | None, timeout: float = 5.0) -> tuple[list[str], str]:
-    """The addresses ``host`` resolves to (A and AAAA, CNAMEs followed), and the error that
-    stopped the lookup ("" if none). ``server`` None asks the system resolver."""
-    if server is None:
+def _system_lookup(host: str, timeout: float) -> tuple[list[str], str]:
+    """getaddrinfo, which takes no timeout (the system resolver's own can add up to minutes, and an NSS
+    module may never return), bounded by ``timeout``: it runs in a daemon thread that is left behind
+    if it does not answer in time, and cannot keep the process from exiting."""
+    answer: list[tuple[list[str], str]] = []
+
+    def lookup() -> None:
         try:
             infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
         except OSError as exc:
-            return [], str(exc)
-        return sorted({str(info[4][0]) for info in infos}), ""
+            answer.append(([], str(exc)))
+        else:
+            answer.append((sorted({str(info[4][0]) for info in infos}), ""))
+
+    asking = threading.Thread(target=lookup, name=f"doctor: resolve {host}", daemon=True)
+    asking.start()
+    asking.join(timeout)
+    return answer[0] if answer else ([], f"no answer within {timeout:g} s (dns_timeout)")
+
+
+def resolve(host: str, server: tuple[str, int] | None, timeout: float = 5.0) -> tuple[list[str], str]:
+    """The addresses ``host`` resolves to (A and AAAA, CNAMEs followed), and the error that
+    stopped the lookup ("" if none). ``server`` None asks the system resolver. Each question
+    (the system resolver's one, or A and AAAA from a server) takes ``timeout`` seconds at most."""
+    if server is None:
+        return _system_lookup(host, timeout)
     import dns.exception
     import dns.message
     import dns.query
@@ -299,61 +324,193 @@ def check_dns(
 # Helm releases and their Deployments
 
 
-def _latest(release_secrets: Iterable[Mapping[str, Any]]) -> Mapping[str, Any] | None:
-    def version(secret: Mapping[str, Any]) -> int:
-        try:
-            return int(((secret.get("metadata") or {}).get("labels") or {}).get("version", 0))
-        except ValueError:
-            return 0
+# What Helm's Secret storage driver writes: the type, and the labels it selects a release's records by.
+HELM_RELEASE_TYPE = "helm.sh/release.v1"
+_GZIP_MAGIC = b"\x1f\x8b\x08"
+# A revision number as Helm writes it in the record's `version` label (an int32, from 1).
+_REVISION_RE = re.compile(r"[1-9][0-9]{0,9}\Z")
+_REVISION_MAX = 2**31 - 1
+# The most one release record may decompress to. A Secret holds at most 1 MiB, so a record is at most
+# 768 KiB of gzip (Helm base64-encodes it); JSON and YAML as big as Kubernetes' own OpenAPI document
+# compress about 14 to 1, so a real record that fits a Secret decompresses to 11 MiB at most. 32 MiB is
+# well above that and far below the ~0.8 GB such a Secret holds as a gzip bomb.
+RELEASE_RECORD_LIMIT = 32 * 1024 * 1024
+_GUNZIP_STEP = 1024 * 1024
 
-    return max(release_secrets, key=version, default=None)
+
+class ReleaseRecordError(ValueError):
+    """A Helm release record that cannot be read within the bounds; the message says why."""
 
 
-def check_release(
-    release: str, namespace: str, release_secrets: Sequence[Mapping[str, Any]]
-) -> list[Finding]:
-    """The release's latest revision (its Helm release Secrets' labels) is deployed."""
-    subject = f"{namespace}/{release}"
-    latest = _latest(release_secrets)
-    if latest is None:
+def _gunzip(blob: bytes, limit: int) -> bytes:
+    """The decompressed bytes of gzip members (Helm's reader takes concatenated ones), at most limit.
+
+    Decompressed a MiB at a time, so what is held never exceeds the limit by more than that, whatever
+    the ratio (zlib's own buffer for one call would double it).
+    """
+    parts: list[bytes] = []
+    size = 0
+    rest = blob
+    while rest:
+        stream = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        data = rest
+        while True:
+            try:
+                part = stream.decompress(data, min(_GUNZIP_STEP, limit + 1 - size))
+            except zlib.error as exc:
+                raise ReleaseRecordError(f"its gzip data is corrupt ({exc})") from exc
+            size += len(part)
+            if size > limit:
+                raise ReleaseRecordError(f"it decompresses to more than {limit / 2**20:g} MiB")
+            parts.append(part)
+            if stream.eof:
+                break
+            data = stream.unconsumed_tail
+            if not part and not data:
+                raise ReleaseRecordError("its gzip data is cut short")
+        rest = stream.unused_data
+    return b"".join(parts)
+
+
+def decode_release_record(data: str, limit: int = RELEASE_RECORD_LIMIT) -> JSON:
+    """A release record (JSON) from a Helm release Secret's ``data.release`` as the API returns it:
+    base64 (the Secret's), base64 (Helm's), gzip unless it is plain JSON, decompressed to at most limit."""
+    try:
+        blob = base64.b64decode(base64.b64decode(data, validate=True), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ReleaseRecordError(f"it is not base64 ({exc})") from exc
+    if blob[:3] == _GZIP_MAGIC:
+        blob = _gunzip(blob, limit)
+    try:
+        record = json.loads(blob)
+    except ValueError as exc:
+        raise ReleaseRecordError(f"it is not a Helm release record (JSON: {exc})") from exc
+    if not isinstance(record, dict):
+        raise ReleaseRecordError(f"it is not a Helm release record (a JSON {type(record).__name__})")
+    return record
+
+
+@dataclass(frozen=True)
+class HelmRelease:
+    """What the doctor knows of a Helm release from its latest record.
+
+    ``revision`` 0 and ``secret`` "" when there is no record; ``problem`` says why the record that should
+    be the latest cannot be trusted (then ``status`` is unknown and ``values`` None).
+    """
+
+    name: str
+    namespace: str
+    secret: str = ""
+    revision: int = 0
+    status: str = ""
+    values: JSON | None = None
+    problem: str = ""
+
+    @property
+    def subject(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+def _revision(label: Any) -> int | None:
+    if isinstance(label, str) and _REVISION_RE.match(label) and int(label) <= _REVISION_MAX:
+        return int(label)
+    return None
+
+
+def read_release(
+    release: str, namespace: str, secrets: Iterable[Mapping[str, Any]], limit: int = RELEASE_RECORD_LIMIT
+) -> HelmRelease:
+    """The release's latest revision, from the Secrets Helm keeps its records in.
+
+    Only Secrets of type ``helm.sh/release.v1`` labelled ``owner=helm`` and ``name=<release>`` count,
+    whatever the API was asked. The latest is the one with the highest ``version`` label, which must be a
+    revision number; its record, and only that one, is decoded within ``limit`` and must name the same
+    release, namespace and revision as its labels.
+    """
+    numbered: list[tuple[int, str, Mapping[str, Any]]] = []
+    for secret in secrets:
+        meta = secret.get("metadata") or {}
+        labels = meta.get("labels") or {}
+        if (
+            secret.get("type") != HELM_RELEASE_TYPE
+            or labels.get("owner") != "helm"
+            or labels.get("name") != release
+        ):
+            continue
+        where = f"{meta.get('namespace') or namespace}/{meta.get('name', '')}"
+        revision = _revision(labels.get("version"))
+        if revision is None:
+            # Which record is the latest cannot be told: say so rather than guess.
+            label = str(labels.get("version"))
+            return HelmRelease(
+                release,
+                namespace,
+                secret=where,
+                problem=f"Secret {where}: its version label {label[:20]!r} is not a Helm revision number",
+            )
+        numbered.append((revision, where, secret))
+    if not numbered:
+        return HelmRelease(release, namespace)
+    revision, where, secret = max(numbered, key=lambda n: (n[0], n[1]))
+    latest = HelmRelease(release, namespace, secret=where, revision=revision)
+    try:
+        record = decode_release_record(str((secret.get("data") or {}).get("release") or ""), limit)
+    except ReleaseRecordError as exc:
+        return replace(
+            latest, problem=f"Secret {where}: the record of revision {revision} cannot be read: {exc}"
+        )
+    said = (record.get("name"), record.get("namespace"), record.get("version"))
+    if said != (release, namespace, revision) or isinstance(said[2], bool):
+        return replace(
+            latest,
+            problem=(
+                f"Secret {where}: the record is revision {said[2]!r} of release {said[0]!r} in {said[1]!r}, "
+                f"its labels and namespace say revision {revision} of {release!r} in {namespace!r}"
+            ),
+        )
+    info = record.get("info")
+    status = info.get("status") if isinstance(info, dict) else None
+    config = record.get("config")
+    return replace(
+        latest,
+        status=status if isinstance(status, str) and status else "unknown",
+        values=config if isinstance(config, dict) else {},
+    )
+
+
+def check_release(release: HelmRelease) -> list[Finding]:
+    """The release's latest revision (read_release) is deployed, and its record could be read."""
+    if release.problem:
         return [
             Finding(
                 "release",
-                subject,
+                release.subject,
+                "error",
+                release.problem,
+                f"look at `helm history {release.name} -n {release.namespace}`; remove or repair that Secret",
+            )
+        ]
+    if not release.secret:
+        return [
+            Finding(
+                "release",
+                release.subject,
                 "error",
                 "not installed (no Helm release record)",
                 "converge: ansible-playbook site.yml",
             )
         ]
-    labels = (latest.get("metadata") or {}).get("labels") or {}
-    status, version = labels.get("status", "unknown"), labels.get("version", "?")
-    if status != "deployed":
+    if release.status != "deployed":
         return [
             Finding(
                 "release",
-                subject,
+                release.subject,
                 "error",
-                f"revision {version} is {status}",
-                f"converge again; `helm history {release} -n {namespace}` shows what happened",
+                f"revision {release.revision} is {release.status}",
+                f"converge again; `helm history {release.name} -n {release.namespace}` shows what happened",
             )
         ]
-    return [Finding("release", subject, "ok", f"revision {version} deployed")]
-
-
-def helm_release_values(release_secrets: Sequence[Mapping[str, Any]]) -> JSON | None:
-    """The values (``config``) of the latest revision, decoded from its Helm release Secret."""
-    latest = _latest(release_secrets)
-    data = ((latest or {}).get("data") or {}).get("release")
-    if not data:
-        return None
-    try:
-        raw = base64.b64decode(base64.b64decode(data))
-        if raw[:2] == b"\x1f\x8b":
-            raw = gzip.decompress(raw)
-        config = json.loads(raw).get("config")
-    except (ValueError, OSError, AttributeError):
-        return None
-    return config if isinstance(config, dict) else {}
+    return [Finding("release", release.subject, "ok", f"revision {release.revision} deployed")]
 
 
 def check_deployments(

@@ -19,7 +19,10 @@ description:
   - C(entrypoint) the entrypoint Service exists and has a load-balancer address; with O(k3s), no other
     LoadBalancer Service holds port 80 or 443 (k3s ServiceLB gives each port to one only).
   - C(release), C(deployment) the traefik and cert-manager Helm releases' latest revisions are deployed
-    (from their Helm release Secrets) and every Deployment of each release has all its replicas available.
+    and every Deployment of each release has all its replicas available. Only Secrets of type
+    C(helm.sh/release.v1) labelled C(owner=helm) and with the release's name are read; the latest (highest
+    C(version) label, a revision number) is decoded, to at most 32 MiB, and must name the same release,
+    namespace and revision as its labels, else that is an error of the release.
   - C(redirect) an HTTP to HTTPS redirect in the traefik release's values lets http01 challenges through
     (C(ports.web.allowACMEByPass)).
   - C(issuer), C(ingress-class) the ClusterIssuers O(cluster_issuers) exist and are Ready (else their
@@ -38,7 +41,8 @@ description:
     annotations and labels the model sets) and extra ones labelled as the member's (the next converge
     prunes them).
   - Writes the findings as C(<member>.json) and C(<member>.md) into O(report_dir), in check mode too
-    (reports, not changes to the cluster).
+    (reports, not changes to the cluster), as M(binder.ingress.write_files) writes files, readable by their
+    owner only.
 requirements:
   - dnspython (when O(resolver) names a DNS server)
   - publicsuffixlist (bundles the public suffix list; no download)
@@ -47,7 +51,10 @@ extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
 options:
   member:
-    description: The member (inventory host); names the reports and the member label of its Ingresses.
+    description:
+      - The member (inventory host); names the reports and the member label of its Ingresses.
+      - A DNS-1123 label (lowercase letters, digits and V(-)), as for a k3s member's kubeconfig; anything else
+        fails the task before the cluster is read or a report written.
     type: str
     required: true
   namespace:
@@ -101,11 +108,16 @@ options:
     type: str
     default: system
   dns_timeout:
-    description: Seconds one DNS question may take.
+    description: Seconds one DNS question may take, to the system resolver as to a DNS server.
     type: float
     default: 5
   report_dir:
-    description: Directory (created if missing) the JSON and Markdown reports are written to; none when not given.
+    description:
+      - Directory the JSON and Markdown reports are written to; none when not given. It is created with mode
+        V(0700) (less the umask) if missing; the reports get mode V(0600).
+      - Each report is written to a temporary file in O(report_dir) and renamed over its name. A symbolic link
+        or special file where a report is to go is replaced, never written through; O(report_dir) itself may
+        be a link.
     type: path
   fail_on:
     description: The least severity that fails the task; V(never) only reports.
@@ -121,7 +133,8 @@ attributes:
     description: Nothing changes in the cluster.
 notes:
   - Secrets are read only in O(namespace) and only of type C(kubernetes.io/tls); only their C(tls.crt) is parsed,
-    and no Secret value is returned.
+    and no Secret value is returned. Helm release records (type C(helm.sh/release.v1)) are read in the releases'
+    namespaces; only the latest one's values are used.
 seealso:
   - module: binder.ingress.probe_routes
 """
@@ -134,7 +147,7 @@ EXAMPLES = r"""
     cluster_issuers: [letsencrypt-staging, letsencrypt-prod]
     ingresses: "{{ binder_ingresses_state.ingresses }}"
     resolver: 1.1.1.1:53
-    report_dir: /tmp/doctor
+    report_dir: "{{ playbook_dir }}/reports/doctor"
 """
 
 RETURN = r"""
@@ -173,12 +186,18 @@ import base64
 import copy
 import datetime as dt
 import json
-import os
 import traceback
+from pathlib import Path
 from typing import Any
 
-from ansible_collections.binder.ingress.plugins.module_utils import _doctor
+from ansible_collections.binder.ingress.plugins.module_utils import _doctor, _names
 from ansible_collections.binder.ingress.plugins.module_utils._apply_set import api_message
+from ansible_collections.binder.ingress.plugins.module_utils._files import (
+    WriteFilesError,
+    apply,
+    check_files,
+    plan,
+)
 from ansible_collections.kubernetes.core.plugins.module_utils.ansiblemodule import AnsibleModule
 from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
@@ -188,6 +207,11 @@ try:
     from kubernetes.dynamic.exceptions import NotFoundError, ResourceNotFoundError
 except ImportError:  # reported by get_api_client, which needs the library anyway
     NotFoundError = ResourceNotFoundError = Exception  # type: ignore[assignment,misc]
+
+
+# The reports name the member's hosts, Secrets and what is wrong with them: for the operator only.
+REPORT_MODE = 0o600
+REPORT_DIR_MODE = 0o700
 
 
 def argspec() -> dict[str, Any]:
@@ -338,16 +362,21 @@ def examine(module: Any, reader: Reader) -> tuple[list[_doctor.Finding], list[_d
         releases.append((params["cert_manager_release"], params["cert_manager_namespace"]))
     traefik_values = None
     for release, release_namespace in releases:
-        records = (
-            reader.list("Secret", "v1", release_namespace, label_selector=f"owner=helm,name={release}") or []
+        records = reader.list(
+            "Secret",
+            "v1",
+            release_namespace,
+            label_selector=f"owner=helm,name={release}",
+            field_selector=f"type={_doctor.HELM_RELEASE_TYPE}",
         )
-        findings += _doctor.check_release(release, release_namespace, records)
-        if records:
+        latest = _doctor.read_release(release, release_namespace, records or [])
+        findings += _doctor.check_release(latest)
+        if latest.secret:
             findings += _doctor.check_deployments(
                 release, release_namespace, reader.list("Deployment", "apps/v1", release_namespace) or []
             )
         if release == params["traefik_release"] and release_namespace == namespace:
-            traefik_values = _doctor.helm_release_values(records)
+            traefik_values = latest.values
     redirect = _doctor.check_redirect(traefik_values, f"{namespace}/{params['traefik_release']}")
     findings += redirect
 
@@ -377,21 +406,34 @@ def examine(module: Any, reader: Reader) -> tuple[list[_doctor.Finding], list[_d
     return findings, rows
 
 
+def member_problem(member: str) -> str | None:
+    """Why ``member`` cannot name the reports (and a kubeconfig entry), or None: it must be a DNS-1123 label."""
+    reason = _names.dns1123_label(member)
+    if reason is None:
+        return None
+    return f"{member!r} is not a valid member name (a DNS-1123 label; it names the report files): {reason}"
+
+
 def write_reports(directory: str, member: str, payload: dict[str, Any], text: str) -> list[str]:
-    os.makedirs(directory, exist_ok=True)
-    paths = [os.path.join(directory, f"{member}.json"), os.path.join(directory, f"{member}.md")]
-    with open(paths[0], "w", encoding="utf-8") as out:
-        json.dump(payload, out, indent=2, sort_keys=True)
-        out.write("\n")
-    with open(paths[1], "w", encoding="utf-8") as out:
-        out.write(text)
-    return paths
+    """<member>.json and <member>.md in directory, written as write_files writes (no link followed)."""
+    dest = Path(directory).absolute()
+    files = check_files(
+        {
+            f"{member}.json": json.dumps(payload, indent=2, sort_keys=True) + "\n",
+            f"{member}.md": text,
+        }
+    )
+    apply(dest, files, REPORT_MODE, plan(dest, files, REPORT_MODE, exclusive=False), dir_mode=REPORT_DIR_MODE)
+    return [str(dest / name) for name in files]
 
 
 def main() -> None:
     module = AnsibleK8SModule(module_class=AnsibleModule, argument_spec=argspec(), supports_check_mode=True)
     params = module.params
     member = params["member"]
+    bad_member = member_problem(member)
+    if bad_member:
+        module.fail_json(msg=f"doctor: member {member!r}: member (the inventory host name): {bad_member}")
     try:
         _doctor.parse_resolver(params["resolver"])
     except ValueError as exc:
@@ -424,9 +466,14 @@ def main() -> None:
             "counts": counts,
             **{k: result[k] for k in ("findings", "budget")},
         }
-        result["reports"] = write_reports(
-            params["report_dir"], member, payload, _doctor.markdown(member, findings, rows, summary)
-        )
+        try:
+            result["reports"] = write_reports(
+                params["report_dir"], member, payload, _doctor.markdown(member, findings, rows, summary)
+            )
+        except WriteFilesError as exc:
+            module.fail_json(msg=f"doctor: member {member}: report_dir: {exc.reason}", **result)
+        except OSError as exc:
+            module.fail_json(msg=f"doctor: member {member}: report_dir: {exc}", **result)
     failing = _doctor.fails(findings, params["fail_on"])
     if failing:
         named = "; ".join(f"{f.check} {f.subject}: {f.detail}" for f in failing[:3])

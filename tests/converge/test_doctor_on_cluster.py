@@ -81,8 +81,15 @@ def findings(report: dict[str, Any], severity: str) -> dict[tuple[str, str], dic
 def test_doctor_finds_the_healthy_member_clean_and_writes_nothing(
     box: Sandbox, zone: ZoneServer, tmp_path: Path
 ) -> None:
-    run, report = doctor(box, zone, tmp_path, "--check")
+    reports = tmp_path / "reports"
+    run, report = doctor(box, zone, reports, "--check")
     assert run.rc == 0, run.output[-6000:]
+    # The reports are the operator's only: the directory the doctor made, and both files.
+    assert {p.name: oct(p.stat().st_mode & 0o777) for p in [reports, *reports.iterdir()]} == {
+        "reports": "0o700",
+        "local.json": "0o600",
+        "local.md": "0o600",
+    }
     assert findings(report, "error") == {}, report
     # The stand-in registers each ClusterIssuer's account and marks it Ready, as cert-manager does.
     assert findings(report, "warning") == {}, report
@@ -114,7 +121,7 @@ def test_doctor_finds_the_healthy_member_clean_and_writes_nothing(
     assert budget["issued_7d"] == len(secrets)
     # The table is printed, and the Markdown report holds the same rows.
     assert re.search(r"^\s*severity\s+check\s+subject\s+finding\s+fix", run.output, re.MULTILINE), run.output
-    markdown = (tmp_path / "local.md").read_text()
+    markdown = (reports / "local.md").read_text()
     assert f"| ok | dns | hub.local.test | resolves to {LB_ADDRESS} | - |" in markdown
 
 
@@ -181,6 +188,22 @@ def test_doctor_reports_dns_elsewhere_a_wrong_solver_class_and_a_failing_certifi
         content_type="application/merge-patch+json",
     )
     assert status.status == 200, status.body
+    # A Secret labelled like traefik's Helm records, with a higher version, that Helm did not write
+    # (its type is not helm.sh/release.v1): not the release's latest revision.
+    look_alike = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": "doctor-look-alike",
+            "namespace": NAMESPACE,
+            "labels": {"owner": "helm", "name": "traefik", "version": "99", "status": "failed"},
+        },
+        "type": "Opaque",
+        "data": {"release": base64.b64encode(b"not a Helm record").decode()},
+    }
+    secrets = f"/api/v1/namespaces/{NAMESPACE}/secrets"
+    made = box.request("POST", secrets, look_alike)
+    assert made.status == 201, made.body
     try:
         run, report = doctor(box, zone, tmp_path)
         live = box.request("GET", f"{base}/doctor-broken").body
@@ -195,6 +218,7 @@ def test_doctor_reports_dns_elsewhere_a_wrong_solver_class_and_a_failing_certifi
             json.dumps([{"op": "replace", "path": class_path, "value": "traefik"}]),
         )
         box.request("DELETE", f"{base}/doctor-broken")
+        box.request("DELETE", f"{secrets}/doctor-look-alike")
     assert run.rc != 0, run.output[-6000:]
     assert re.search(r"^local\s+: .*failed=1", run.output, re.MULTILINE), run.output[-3000:]
     errors = findings(report, "error")
@@ -217,6 +241,20 @@ def test_doctor_reports_dns_elsewhere_a_wrong_solver_class_and_a_failing_certifi
         ("certificate", f"Certificate {NAMESPACE}/doctor-broken"),
     }, errors
     assert "4 findings at or above error" in run.output
+    helm_records = box.kubectl(
+        "get",
+        "secrets",
+        "-n",
+        NAMESPACE,
+        "-l",
+        "owner=helm,name=traefik",
+        "--field-selector",
+        "type=helm.sh/release.v1",
+        "-o",
+        "jsonpath={.items[*].metadata.labels.version}",
+    ).stdout.split()
+    release = findings(report, "ok")[("release", f"{NAMESPACE}/traefik")]
+    assert release["detail"] == f"revision {max(map(int, helm_records))} deployed", (release, helm_records)
 
 
 def test_doctor_counts_the_budget_of_hosts_the_next_converge_would_add(

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 from ansible import constants
-from ansible_collections.binder.ingress.plugins.action import write_files
 from write_files_support import run
 
 ROOT = Path(__file__).resolve().parents[4]
@@ -223,7 +222,7 @@ def test_a_failed_replace_keeps_the_old_file_and_leaves_no_temp_file(
     def refuse(src: str, dst: object) -> None:
         raise PermissionError(13, "Permission denied", str(dst))
 
-    monkeypatch.setattr(write_files.os, "replace", refuse)
+    monkeypatch.setattr(os, "replace", refuse)
     result = run({"dest": str(tmp_path), "files": dict(FILES, **{"a.yaml": "new\n"})})
     assert result["failed"] is True
     assert result["msg"] == f"write_files: [Errno 13] Permission denied: '{tmp_path}/a.yaml'"

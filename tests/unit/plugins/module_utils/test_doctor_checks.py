@@ -6,6 +6,10 @@ import base64
 import datetime as dt
 import gzip
 import json
+import socket
+import threading
+import time
+import tracemalloc
 from typing import Any
 
 import pytest
@@ -13,6 +17,7 @@ from ansible_collections.binder.ingress.plugins.module_utils import _doctor
 from ansible_collections.binder.ingress.plugins.module_utils.model import build_member
 from ansible_collections.binder.ingress.plugins.modules.doctor import registered_domain_of
 from dns_zone import ZoneServer
+from helm_records import helm_data, release_secret, secret_sized_bomb, wrap
 
 NOW = dt.datetime(2026, 12, 2, 12, 0, tzinfo=dt.UTC)
 DOMAIN = registered_domain_of()
@@ -308,28 +313,171 @@ def test_resolve_asks_a_real_dns_server() -> None:
     assert "hub.local.test A" in server.questions
 
 
-def release_secret(version: int, status: str, config: dict[str, Any] | None = None) -> dict[str, Any]:
-    blob = base64.b64encode(base64.b64encode(gzip.compress(json.dumps({"config": config or {}}).encode())))
-    return {
-        "metadata": {
-            "labels": {"owner": "helm", "name": "traefik", "version": str(version), "status": status}
-        },
-        "data": {"release": blob.decode()},
-    }
+def test_the_system_resolver_is_bounded_by_the_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    # getaddrinfo takes no timeout: an NSS module or an unanswering nameserver can hold it for minutes.
+    answered = threading.Event()
+
+    def hanging(host: str, *args: Any, **kwargs: Any) -> list[Any]:
+        answered.wait(5)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("192.0.2.7", 0))]
+
+    monkeypatch.setattr(_doctor.socket, "getaddrinfo", hanging)
+    started = time.monotonic()
+    try:
+        result = _doctor.resolve("hub.example.org", None, 0.3)
+    finally:
+        elapsed = time.monotonic() - started
+        answered.set()
+    assert elapsed < 1.5, elapsed
+    assert result == ([], "no answer within 0.3 s (dns_timeout)")
+
+
+def test_the_system_resolver_answers_within_the_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    infos = [(socket.AF_INET6, socket.SOCK_STREAM, 6, "", ("2001:db8::7", 0, 0, 0))]
+    infos.append((socket.AF_INET, socket.SOCK_STREAM, 6, "", ("192.0.2.7", 0)))
+    monkeypatch.setattr(_doctor.socket, "getaddrinfo", lambda host, *a, **k: infos)
+    assert _doctor.resolve("hub.example.org", None, 1) == (["192.0.2.7", "2001:db8::7"], "")
+
+    def fails(host: str, *args: Any, **kwargs: Any) -> list[Any]:
+        raise socket.gaierror(-2, "Name or service not known")
+
+    monkeypatch.setattr(_doctor.socket, "getaddrinfo", fails)
+    assert _doctor.resolve("none.example.org", None, 1) == ([], "[Errno -2] Name or service not known")
+
+
+def release_findings(secrets: list[dict[str, Any]], **over: Any) -> list[_doctor.Finding]:
+    return _doctor.check_release(_doctor.read_release("traefik", "ns", secrets, **over))
 
 
 def test_the_latest_release_revision_must_be_deployed() -> None:
-    assert (
-        _doctor.check_release(
-            "traefik", "ns", [release_secret(1, "superseded"), release_secret(2, "deployed")]
-        )[0].severity
-        == "ok"
+    (ok,) = release_findings([release_secret(1, "superseded"), release_secret(2, "deployed")])
+    assert (ok.subject, ok.severity, ok.detail) == ("ns/traefik", "ok", "revision 2 deployed")
+    (failed,) = release_findings([release_secret(2, "deployed"), release_secret(3, "failed")])
+    assert failed.severity == "error" and failed.detail == "revision 3 is failed"
+    (missing,) = release_findings([])
+    assert missing.severity == "error" and missing.detail.startswith("not installed")
+
+
+def test_the_record_is_read_plain_as_helm_reads_an_uncompressed_one() -> None:
+    secret = release_secret(4, "deployed", {"a": 1})
+    body = {
+        "name": "traefik",
+        "namespace": "ns",
+        "version": 4,
+        "info": {"status": "deployed"},
+        "config": {"a": 1},
+    }
+    secret["data"]["release"] = helm_data(body, compress=False)
+    assert _doctor.read_release("traefik", "ns", [secret]).values == {"a": 1}
+
+
+def test_only_helm_release_secrets_of_the_release_count() -> None:
+    # A higher version under another type, owner or release name is not the release's record.
+    secrets = [
+        release_secret(2, "deployed"),
+        release_secret(9, "failed", kind="Opaque"),
+        release_secret(8, "failed", release="other"),
+        {**release_secret(7, "failed"), "type": None},
+    ]
+    not_helm = release_secret(6, "failed")
+    not_helm["metadata"]["labels"]["owner"] = "someone"
+    latest = _doctor.read_release("traefik", "ns", [*secrets, not_helm])
+    assert (latest.revision, latest.secret, latest.status) == (
+        2,
+        "ns/sh.helm.release.v1.traefik.v2",
+        "deployed",
     )
-    failed = _doctor.check_release(
-        "traefik", "ns", [release_secret(2, "deployed"), release_secret(3, "failed")]
+
+
+def test_a_gzip_bomb_is_an_error_of_the_release_read_within_the_limit() -> None:
+    blob, size = secret_sized_bomb()
+    assert len(base64.b64encode(blob)) <= 2**20 and size > 700 * 2**20  # about 0.75 GB from 1 MiB
+    secret = release_secret(3, "deployed")
+    secret["data"]["release"] = wrap(blob)
+    tracemalloc.start()
+    try:
+        latest = _doctor.read_release("traefik", "ns", [release_secret(2, "superseded"), secret])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < _doctor.RELEASE_RECORD_LIMIT + 8 * 2**20, peak
+    assert latest.values is None
+    (finding,) = _doctor.check_release(latest)
+    assert (finding.severity, finding.subject) == ("error", "ns/traefik")
+    assert finding.detail == (
+        "Secret ns/sh.helm.release.v1.traefik.v3: the record of revision 3 cannot be read: "
+        "it decompresses to more than 32 MiB"
     )
-    assert failed[0].severity == "error" and failed[0].detail == "revision 3 is failed"
-    assert _doctor.check_release("traefik", "ns", [])[0].detail.startswith("not installed")
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (
+            lambda: wrap(gzip.compress(b'{"name": "traefik"}')[:-12]),
+            "its gzip data is cut short",
+        ),
+        (
+            lambda: wrap(b"\x1f\x8b\x08" + bytes(20)),
+            "its gzip data is corrupt",
+        ),
+        (lambda: "not base64!", "it is not base64"),
+        (lambda: helm_data(b"[1, 2]"), "it is not a Helm release record (a JSON list)"),
+        (lambda: helm_data(b"{"), "it is not a Helm release record (JSON: "),
+    ],
+)
+def test_a_record_that_cannot_be_read_is_an_error_naming_the_secret(data: Any, reason: str) -> None:
+    secret = release_secret(5, "deployed")
+    secret["data"]["release"] = data()
+    (finding,) = release_findings([secret])
+    assert finding.severity == "error"
+    assert finding.detail.startswith(
+        f"Secret ns/sh.helm.release.v1.traefik.v5: the record of revision 5 cannot be read: {reason}"
+    ), finding.detail
+
+
+def test_gzip_members_are_read_one_after_the_other_within_one_limit() -> None:
+    body = json.dumps({"name": "traefik", "namespace": "ns", "version": 1, "info": {"status": "deployed"}})
+    blob = gzip.compress(body[:10].encode()) + gzip.compress(body[10:].encode())
+    secret = release_secret(1, "deployed")
+    secret["data"]["release"] = wrap(blob)
+    assert _doctor.read_release("traefik", "ns", [secret]).status == "deployed"
+    limited = _doctor.read_release("traefik", "ns", [secret], limit=len(body) - 1)
+    assert limited.problem.endswith(f"it decompresses to more than {(len(body) - 1) / 2**20:g} MiB")
+
+
+@pytest.mark.parametrize(
+    ("record", "said"),
+    [
+        ({"version": 2}, "revision 2 of release 'traefik' in 'ns'"),
+        ({"version": "5"}, "revision '5' of release 'traefik' in 'ns'"),
+        ({"version": True}, "revision True of release 'traefik' in 'ns'"),
+        ({"name": "other"}, "revision 5 of release 'other' in 'ns'"),
+        ({"namespace": "elsewhere"}, "revision 5 of release 'traefik' in 'elsewhere'"),
+    ],
+)
+def test_the_record_must_say_the_revision_and_release_its_labels_say(
+    record: dict[str, Any], said: str
+) -> None:
+    (finding,) = release_findings(
+        [release_secret(4, "superseded"), release_secret(5, "deployed", record=record)]
+    )
+    assert finding.severity == "error"
+    assert finding.detail == (
+        f"Secret ns/sh.helm.release.v1.traefik.v5: the record is {said}, "
+        "its labels and namespace say revision 5 of 'traefik' in 'ns'"
+    )
+
+
+@pytest.mark.parametrize("label", ["x", "07", "-1", "0", "1e3", "99999999999", " 3"])
+def test_a_version_label_that_is_no_revision_number_is_an_error(label: str) -> None:
+    bad = release_secret(2, "deployed")
+    bad["metadata"]["labels"]["version"] = label
+    (finding,) = release_findings([release_secret(1, "superseded"), bad])
+    assert finding.severity == "error"
+    assert finding.detail == (
+        f"Secret ns/sh.helm.release.v1.traefik.v2: its version label {label!r} is not a Helm revision number"
+    )
 
 
 REDIRECT = {"http": {"redirections": {"entryPoint": {"to": "websecure", "scheme": "https"}}}}
@@ -345,7 +493,9 @@ REDIRECT = {"http": {"redirections": {"entryPoint": {"to": "websecure", "scheme"
     ],
 )
 def test_a_redirect_must_let_http01_through(web: dict[str, Any], severity: str) -> None:
-    values = _doctor.helm_release_values([release_secret(1, "deployed", {"ports": {"web": web}})])
+    values = _doctor.read_release(
+        "traefik", "ns", [release_secret(1, "deployed", {"ports": {"web": web}})]
+    ).values
     assert [f.severity for f in _doctor.check_redirect(values, "ns/traefik")] == [severity]
 
 
