@@ -501,14 +501,16 @@ def traefik_values(
     }
     values["resources"] = deep_merge(checked_resources, {"limits": {"ephemeral-storage": storage_limit}})
     if namespaced:
-        values = deep_merge(values, _namespaced(namespace))
+        values = deep_merge(values, _namespaced(namespace, ingress_class))
     return deep_merge(values, over)
 
 
-def _namespaced(namespace: str) -> JSON:
+def _namespaced(namespace: str, ingress_class: str) -> JSON:
     """What scopes a member's traefik to its namespace, where other members share the cluster.
 
-    Its IngressClass is its own and not the default, so class-less Ingresses are nobody's. The chart
+    Its IngressClass is its own and not the default, and its provider serves only that class
+    (``ingressClass``): without it traefik also serves every Ingress that names no class and has
+    no ``kubernetes.io/ingress.class`` annotation, default class or not. The chart
     makes no RBAC: its ClusterRole reads every Secret of the cluster, and its ``rbac.namespaced``
     also sets ``disableClusterScopeResources``, with which traefik never reads IngressClasses and
     drops every Ingress that names one. The traefik role applies a Role in the namespace and a
@@ -516,7 +518,7 @@ def _namespaced(namespace: str) -> JSON:
     """
     return {
         "ingressClass": {"isDefaultClass": False},
-        "providers": {"kubernetesIngress": {"namespaces": [namespace]}},
+        "providers": {"kubernetesIngress": {"namespaces": [namespace], "ingressClass": ingress_class}},
         "rbac": {"enabled": False},
     }
 

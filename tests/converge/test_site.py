@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import ssl
 import uuid
@@ -207,7 +208,7 @@ def test_two_members_in_one_cluster_each_served_only_by_its_own_traefik(
     assert net.read_namespaced_ingress("classless", alpha_ns).spec.ingress_class_name is None
 
     def served() -> dict[str, Any] | None:
-        state = sandbox.dataplane()
+        state = json.loads((sandbox.dir / "dataplane.json").read_text())
         scoped = state["traefik"].get("scoped") or {}
         balancers = state.get("load_balancers") or {}
         ports = {

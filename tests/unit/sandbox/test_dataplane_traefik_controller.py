@@ -293,7 +293,10 @@ def _scoped(namespace: str) -> dict[str, Any]:
     return {
         **CONFIG,
         "ingressClass": {"name": f"traefik-{namespace}", "isDefaultClass": False},
-        "providers": {"kubernetesCRD": {"enabled": False}, "kubernetesIngress": {"namespaces": [namespace]}},
+        "providers": {
+            "kubernetesCRD": {"enabled": False},
+            "kubernetesIngress": {"namespaces": [namespace], "ingressClass": f"traefik-{namespace}"},
+        },
         "rbac": {"enabled": False},
     }
 
@@ -325,6 +328,7 @@ async def _shared_cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> di
                 ("alpha", "hub"): _member_ingress("alpha", "traefik-alpha"),
                 ("beta", "hub"): _member_ingress("beta", "traefik-beta"),
                 ("other", "classless"): _member_ingress("other", None),
+                ("alpha", "classless"): _member_ingress("alpha", None),
             }
         )
         secrets = {**_release("alpha", _scoped("alpha")), **_release("beta", _scoped("beta"))}

@@ -47,6 +47,7 @@ def test_a_member_alone_keeps_the_default_class_and_the_charts_rbac() -> None:
     values = _values()
     assert values["ingressClass"] == {"enabled": True, "isDefaultClass": True, "name": "traefik"}
     assert "namespaces" not in values["providers"]["kubernetesIngress"]
+    assert "ingressClass" not in values["providers"]["kubernetesIngress"]
     assert "rbac" not in values
 
 
@@ -54,6 +55,8 @@ def test_a_shared_member_watches_only_its_namespace_with_its_own_non_default_cla
     values = _values(namespaced=True, ingress_class="traefik-alpha")
     assert values["ingressClass"] == {"enabled": True, "isDefaultClass": False, "name": "traefik-alpha"}
     assert values["providers"]["kubernetesIngress"]["namespaces"] == ["alpha"]
+    # Only its class: traefik serves an Ingress without a class (nor the legacy annotation) otherwise.
+    assert values["providers"]["kubernetesIngress"]["ingressClass"] == "traefik-alpha"
     # The chart makes no RBAC; and never its rbac.namespaced, which turns off traefik's IngressClass lookup.
     assert values["rbac"] == {"enabled": False}
     # Everything else is the member's edge as before.
@@ -68,7 +71,8 @@ def test_the_shared_values_use_keys_of_the_chart() -> None:
         **CHART_KEYS,
         "": CHART_KEYS[""] | {"rbac"},
         "rbac": {"enabled"},
-        "providers.kubernetesIngress": CHART_KEYS["providers.kubernetesIngress"] | {"namespaces"},
+        "providers.kubernetesIngress": CHART_KEYS["providers.kubernetesIngress"]
+        | {"namespaces", "ingressClass"},
     }
     assert check_keys(_values(namespaced=True), shared_keys) == []
 
