@@ -51,11 +51,18 @@ options:
       - Empty (the default) trusts the system roots, as Let's Encrypt needs.
     type: str
     default: ''
+  namespace:
+    description:
+      - Empty (the default) builds cluster-scoped ClusterIssuers, one set shared by every member of the cluster.
+      - A namespace builds the member's own C(Issuer) objects in it, labelled with the member (for a member that
+        shares its cluster, whose http01 solver names the member's own IngressClass).
+    type: str
+    default: ''
   keys:
     description:
       - Input field to the variable the user wrote it in, so that errors name that variable, for example
         C(dict(email='binder_acme_email')).
-      - Fields are C(email) (the input), C(issuers), C(ingress_class), C(ca_bundle) and C(member). A field not
+      - Fields are C(email) (the input), C(issuers), C(ingress_class), C(ca_bundle), C(namespace) and C(member). A field not
         given is named by the cert_manager role's variable (C(cert_manager_acme_email),
         C(cert_manager_cluster_issuers), C(cert_manager_ingress_class), C(cert_manager_acme_ca_bundle);
         C(member) by C(inventory_hostname)).
@@ -72,7 +79,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _value:
-  description: The ClusterIssuer manifests.
+  description: The ClusterIssuer manifests (Issuer manifests with O(namespace)).
   type: list
   elements: dict
 """
@@ -86,6 +93,7 @@ def _cluster_issuers(
     issuers: Any = None,
     ingress_class: Any = "traefik",
     ca_bundle: Any = "",
+    namespace: Any = "",
     keys: Any = None,
 ) -> list[dict[str, Any]]:
     member = check_member(_NAME, member)
@@ -98,6 +106,7 @@ def _cluster_issuers(
         issuers=issuers,
         ingress_class=ingress_class,
         ca_bundle=ca_bundle,
+        namespace=namespace,
         keys=variables,
     )
 

@@ -69,12 +69,20 @@ options:
         carries it as C(hsts) and C(hsts_max_age).
     type: int
     default: 31536000
+  issuer:
+    description:
+      - Empty (the default) leaves the issuer to cert-manager's default (C(kubernetes.io/tls-acme)).
+      - The name of the member's own cert-manager C(Issuer) in O(namespace) (a member that shares its cluster),
+        which every Ingress then names in C(cert-manager.io/issuer); a component may then set neither
+        C(cert-manager.io/issuer) nor C(cert-manager.io/cluster-issuer) itself.
+    type: string
+    default: ''
   keys:
     description:
       - Input field to the variable the user wrote it in, so that errors name that variable, for example
         C(dict(namespace='binder_namespace')) when the namespace comes from C(binder_namespace).
       - Fields are C(components) (the input), C(member), C(namespace), C(ingress_class), C(tls_acme),
-        C(entrypoints), C(tls_min_version) and C(hsts_max_age). A field not given is named by the binder_ingresses role's variable
+        C(entrypoints), C(tls_min_version), C(hsts_max_age) and C(issuer). A field not given is named by the binder_ingresses role's variable
         (C(binder_ingresses_components), C(binder_ingresses_namespace), C(binder_ingresses_ingress_class),
         C(binder_ingresses_tls_acme), C(binder_ingresses_entrypoints), C(binder_ingresses_tls_min_version),
         C(binder_ingresses_hsts_max_age);
@@ -158,6 +166,7 @@ def member_state(
     entrypoints: t.Any = None,
     tls_min_version: t.Any = None,
     hsts_max_age: t.Any = None,
+    issuer: t.Any = None,
 ) -> dict[str, t.Any]:
     """The member's ingress state as a JSON-able dict."""
     state = build_state(
@@ -171,6 +180,7 @@ def member_state(
         entrypoints,
         tls_min_version,
         hsts_max_age,
+        issuer,
     )
     return state.as_dict()
 

@@ -32,6 +32,7 @@ from ansible_collections.binder.ingress.plugins.module_utils.constants import (
     MIDDLEWARE_HUB,
     SET_CLUSTER_ISSUERS,
     SET_ENTRYPOINT,
+    SET_ISSUERS,
 )
 from ansible_collections.binder.ingress.plugins.module_utils.model import (
     ANNOTATION_ENTRYPOINTS,
@@ -153,6 +154,7 @@ TRAEFIK_KEYS: Mapping[str, str] = {
     "hsts_max_age": "traefik_hsts_max_age",
     "hsts_include_subdomains": "traefik_hsts_include_subdomains",
     "redirect_middlewares": "traefik_redirect_middlewares",
+    "namespaced": "traefik_namespaced",
     "overrides": "traefik_values_overrides",
 }
 CERT_MANAGER_KEYS: Mapping[str, str] = {
@@ -169,6 +171,7 @@ CLUSTER_ISSUERS_KEYS: Mapping[str, str] = {
     "issuers": "cert_manager_cluster_issuers",
     "ingress_class": "cert_manager_ingress_class",
     "ca_bundle": "cert_manager_acme_ca_bundle",
+    "namespace": "cert_manager_issuer_namespace",
 }
 ENTRYPOINT_KEYS: Mapping[str, str] = {
     **_MEMBER,
@@ -339,10 +342,16 @@ def traefik_values(
     hsts_max_age: int = HSTS_MIN_MAX_AGE,
     hsts_include_subdomains: bool = False,
     redirect_middlewares: Mapping[str, Any] | None = None,
+    namespaced: bool = False,
     overrides: Mapping[str, Any] | None = None,
     keys: Mapping[str, str] | None = None,
 ) -> JSON:
     """Values for the traefik chart 41.x: the seed's settings, with the chart Service off.
+
+    ``namespaced`` (a member sharing its cluster with other members): traefik reads Ingresses only
+    in ``namespace``, its IngressClass is not the cluster's default, and the chart makes no RBAC
+    (``traefik_rbac`` builds the namespaced Role instead; the chart's ``rbac.namespaced`` would
+    turn off traefik's IngressClass lookup, and every Ingress naming a class would answer 404).
 
     The entrypoint Service of the member stands in for the chart's Service, so
     Ingress status is copied from it (``publishedService.pathOverride``).
@@ -389,6 +398,8 @@ def traefik_values(
         issues.add(k("http_redirect"), f"must be a boolean, got {kind(http_redirect)}")
     if not isinstance(hsts_include_subdomains, bool):
         issues.add(k("hsts_include_subdomains"), f"must be a boolean, got {kind(hsts_include_subdomains)}")
+    if not isinstance(namespaced, bool):
+        issues.add(k("namespaced"), f"must be a boolean, got {kind(namespaced)}")
     extra = _redirect_middlewares(
         issues, k("redirect_middlewares"), redirect_middlewares if redirect_middlewares is not None else {}
     )
@@ -489,7 +500,27 @@ def traefik_values(
         },
     }
     values["resources"] = deep_merge(checked_resources, {"limits": {"ephemeral-storage": storage_limit}})
+    if namespaced:
+        values = deep_merge(values, _namespaced(namespace, ingress_class))
     return deep_merge(values, over)
+
+
+def _namespaced(namespace: str, ingress_class: str) -> JSON:
+    """What scopes a member's traefik to its namespace, where other members share the cluster.
+
+    Its IngressClass is its own and not the default, and its provider serves only that class
+    (``ingressClass``): without it traefik also serves every Ingress that names no class and has
+    no ``kubernetes.io/ingress.class`` annotation, default class or not. The chart
+    makes no RBAC: its ClusterRole reads every Secret of the cluster, and its ``rbac.namespaced``
+    also sets ``disableClusterScopeResources``, with which traefik never reads IngressClasses and
+    drops every Ingress that names one. The traefik role applies a Role in the namespace and a
+    ClusterRole for IngressClasses and Nodes only (``traefik_rbac``).
+    """
+    return {
+        "ingressClass": {"isDefaultClass": False},
+        "providers": {"kubernetesIngress": {"namespaces": [namespace], "ingressClass": ingress_class}},
+        "rbac": {"enabled": False},
+    }
 
 
 def cert_manager_values(
@@ -571,11 +602,15 @@ def cluster_issuers(
     issuers: Mapping[str, str] | None = None,
     ingress_class: str = "traefik",
     ca_bundle: object = "",
+    namespace: str = "",
     keys: Mapping[str, str] | None = None,
 ) -> list[JSON]:
     """ACME ClusterIssuers (one per ``issuers`` name -> directory URL), each with an http01 solver.
 
     ``ca_bundle`` (PEM) is what the issuers trust for a private ACME server's HTTPS (``caBundle``).
+    With a ``namespace`` (a member that shares its cluster) they are the member's own Issuers there
+    instead: their solver names the member's IngressClass, which only its traefik serves, where one
+    set of ClusterIssuers shared by the cluster could name only one.
     """
     issues = _issues(member, CLUSTER_ISSUERS_KEYS, keys)
     k = issues.key
@@ -599,16 +634,23 @@ def cluster_issuers(
         ingress_class, k("ingress_class"), "IngressClass name (DNS-1123 subdomain)", _names.dns1123_subdomain
     )
     bundle = _ca_bundle(issues, k("ca_bundle"), ca_bundle)
+    if namespace:
+        issues.valid(namespace, k("namespace"), "namespace (DNS-1123 label)", _names.dns1123_label)
     issues.raise_if_any()
     trust = {"caBundle": base64.b64encode(bundle.encode()).decode()} if bundle else {}
+    metadata: JSON = (
+        {"namespace": namespace, "labels": labels(member, SET_ISSUERS)}
+        if namespace
+        else {"labels": labels(None, SET_CLUSTER_ISSUERS)}
+    )
 
     return [
         {
             "apiVersion": "cert-manager.io/v1",
-            "kind": "ClusterIssuer",
-            # Cluster-scoped, so shared by every member of the cluster: no member label, or members
-            # sharing a cluster would relabel them in turn on every run.
-            "metadata": {"name": name, "labels": labels(None, SET_CLUSTER_ISSUERS)},
+            "kind": "Issuer" if namespace else "ClusterIssuer",
+            # A ClusterIssuer is cluster-scoped, so shared by every member of the cluster: no member
+            # label, or members sharing a cluster would relabel them in turn on every run.
+            "metadata": {"name": name, **copy.deepcopy(metadata)},
             "spec": {
                 "acme": {
                     "server": server,

@@ -27,6 +27,8 @@ __all__ = [
     "SET_CLUSTER_ISSUERS",
     "SET_ENTRYPOINT",
     "SET_INGRESSES",
+    "SET_ISSUERS",
+    "SET_TRAEFIK_RBAC",
 ]
 
 # Every object the collection writes carries these labels.
@@ -40,6 +42,9 @@ LABEL_COMPONENT = "binder.ingress/component"
 SET_ENTRYPOINT = "entrypoint"
 SET_CLUSTER_ISSUERS = "cluster-issuers"
 SET_INGRESSES = "ingresses"
+# Only for members that share their cluster: traefik's namespaced RBAC, and the member's own ACME Issuers.
+SET_TRAEFIK_RBAC = "traefik-rbac"
+SET_ISSUERS = "issuers"
 
 # traefik file-provider middlewares the traefik role defines; Ingresses name them `<name>@file`.
 MIDDLEWARE_HUB = "hub"

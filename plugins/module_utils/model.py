@@ -70,6 +70,7 @@ MEMBER_KEYS: Mapping[str, str] = {
     "entrypoints": "binder_ingresses_entrypoints",
     "tls_min_version": "binder_ingresses_tls_min_version",
     "hsts_max_age": "binder_ingresses_hsts_max_age",
+    "issuer": "binder_ingresses_issuer",
 }
 
 # The HTTPS policy of a member's edge: the traefik role serves it, and every route's expectation
@@ -89,6 +90,9 @@ ANNOTATION_TLS_ACME = "kubernetes.io/tls-acme"
 ANNOTATION_MIDDLEWARES = "traefik.ingress.kubernetes.io/router.middlewares"
 ANNOTATION_LEGACY_CLASS = "kubernetes.io/ingress.class"
 ANNOTATION_ENTRYPOINTS = "traefik.ingress.kubernetes.io/router.entrypoints"
+# cert-manager's ingress-shim: the namespaced Issuer, or the ClusterIssuer, that signs an Ingress's certificate.
+ANNOTATION_ISSUER = "cert-manager.io/issuer"
+ANNOTATION_CLUSTER_ISSUER = "cert-manager.io/cluster-issuer"
 # Set by the model itself; a component's `annotations` must not fight over them.
 _RESERVED_ANNOTATIONS = {
     ANNOTATION_LEGACY_CLASS: (
@@ -1037,6 +1041,18 @@ def _middleware_checks(r: Issues, ingresses: Sequence[_Ingress], redirects: Sequ
                 r.add(key, f"{ref!r} is not a middleware the traefik role defines ({listing}){hint}")
 
 
+def _issuer_checks(r: Issues, ingresses: Sequence[_Ingress], key: str) -> None:
+    """With the member's own Issuer, no component may pick another issuer: its challenge would be
+    solved through the IngressClass that issuer names, another member's traefik."""
+    for ingress in ingresses:
+        for name in (ANNOTATION_ISSUER, ANNOTATION_CLUSTER_ISSUER):
+            if name in ingress.annotations:
+                r.add(
+                    f"{key}.{ingress.component}.annotations.{name}",
+                    "must not be set on a member that shares its cluster: its Ingresses use the member's own Issuer",
+                )
+
+
 # ---------------------------------------------------------------------------
 # Manifests
 
@@ -1052,10 +1068,15 @@ def _ingress_manifest(
     ingress_class: str,
     tls_acme: bool,
     entrypoints: Sequence[str],
+    issuer: str,
 ) -> Manifest:
     annotations: dict[str, str] = {}
     if tls_acme:
         annotations[ANNOTATION_TLS_ACME] = "true"
+        if issuer:
+            # The member's own Issuer (a member that shares its cluster): its solver names the
+            # member's IngressClass, where the cluster's default ClusterIssuer names another's.
+            annotations[ANNOTATION_ISSUER] = issuer
     # Without it traefik attaches the router to every entry point, web included, where
     # allowACMEByPass lets /.well-known/acme-challenge/ through to the member's own backends.
     annotations[ANNOTATION_ENTRYPOINTS] = ",".join(entrypoints)
@@ -1193,6 +1214,7 @@ def build_member(
     entrypoints: Sequence[str] = (ENTRYPOINT_WEBSECURE,),
     tls_min_version: str = "1.2",
     hsts_max_age: int = HSTS_MIN_MAX_AGE,
+    issuer: str = "",
     keys: Mapping[str, str] | None = None,
 ) -> MemberState:
     """Build and validate a member's ingress state; raise MemberError with every problem found.
@@ -1201,6 +1223,8 @@ def build_member(
     default: plain HTTP then reaches no member backend, only the redirect and the ACME solvers).
     `tls_min_version` and `hsts_max_age` are the edge's HTTPS policy (the traefik role serves it),
     which every route's expectation carries.
+    `issuer` (a member that shares its cluster) is the name of the member's own cert-manager Issuer in
+    `namespace`, which every Ingress names (``cert-manager.io/issuer``) instead of the cluster's default.
     `keys` maps the inputs (`member`, `components`, `namespace`, `ingress_class`, ...) to the
     variables the user wrote, over MEMBER_KEYS.
     """
@@ -1216,6 +1240,8 @@ def build_member(
     if not isinstance(tls_acme, bool):
         r.add(r.key("tls_acme"), f"must be a boolean, got {kind(tls_acme)}")
     pinned = _entrypoints(r, entrypoints, r.key("entrypoints"))
+    if issuer:
+        r.valid(issuer, r.key("issuer"), "Issuer name (DNS-1123 subdomain)", _names.dns1123_subdomain)
     min_version = check_tls_min_version(r, tls_min_version, r.key("tls_min_version")) or ""
     max_age = check_hsts_max_age(r, hsts_max_age, r.key("hsts_max_age")) or 0
     key = r.key("components")
@@ -1237,10 +1263,15 @@ def build_member(
             redirects.extend(found_redirects)
         _cross_checks(r, ingresses, redirects)
         _middleware_checks(r, ingresses, redirects)
+        if issuer:
+            _issuer_checks(r, ingresses, key)
     if r.items:
         raise MemberError(r.items)
 
-    manifests = [_ingress_manifest(i, member, namespace, ingress_class, tls_acme, pinned) for i in ingresses]
+    manifests = [
+        _ingress_manifest(i, member, namespace, ingress_class, tls_acme, pinned, str(issuer or ""))
+        for i in ingresses
+    ]
     redirect_by_source = {rd.source: rd for rd in redirects}
     routes = [
         Route(

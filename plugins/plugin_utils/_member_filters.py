@@ -135,6 +135,7 @@ def build_state(
     entrypoints: t.Any = None,
     tls_min_version: t.Any = None,
     hsts_max_age: t.Any = None,
+    issuer: t.Any = None,
 ) -> MemberState:
     """Check the options and build the member's state; `name` is the calling filter's."""
     member = check_member(name, member)
@@ -153,6 +154,7 @@ def build_state(
                 ("entrypoints", entrypoints),
                 ("tls_min_version", tls_min_version),
                 ("hsts_max_age", hsts_max_age),
+                ("issuer", issuer),
             )
             if value is not None
         },

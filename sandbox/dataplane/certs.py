@@ -82,6 +82,10 @@ ORDER_TIMEOUT = 60.0
 def requested_issuer(ingress: Obj, default_issuer: str | None) -> str | None:
     """The ClusterIssuer an Ingress asks for (ingress-shim's annotations), or None."""
     annotations = (ingress.get("metadata") or {}).get("annotations") or {}
+    if annotations.get("cert-manager.io/issuer"):
+        # ingress-shim takes a namespaced Issuer first; the stand-in issues through ClusterIssuers
+        # only, so it makes no Certificate rather than one from the wrong issuer.
+        return None
     if annotations.get("cert-manager.io/cluster-issuer"):
         return str(annotations["cert-manager.io/cluster-issuer"])
     if str(annotations.get("kubernetes.io/tls-acme", "")).lower() == "true":

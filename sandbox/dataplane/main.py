@@ -75,20 +75,22 @@ class DataPlane:
         await self.traefik.on_ingresses(cache)
 
     def load_balancers(self) -> dict[str, dict[str, Any]]:
-        """Every LoadBalancer Service this data plane serves, with where its ports lead."""
-        controller = self.traefik
-        setup = controller.setup if controller.ready else None
-        release = controller.release
+        """Every LoadBalancer Service this data plane serves, with where its ports lead: to the
+        traefik (of the ones running, one per scoped release) whose release's pods it selects."""
+        running = [
+            (c.setup, c.release) for c in self.traefik.controllers() if c.ready and c.setup and c.release
+        ]
         out: dict[str, dict[str, Any]] = {}
         for (namespace, name), service in sorted(self.balancers.services.items()):
             if not is_ours(service):
                 continue
             selector = (service.get("spec") or {}).get("selector") or {}
+            setup = next((st for st, release in running if release.selected_by(selector)), None)
             out[f"{namespace}/{name}"] = {
                 "ip": ADDRESS,
                 "ports": port_map(
                     service,
-                    selects_traefik=bool(setup and release and release.selected_by(selector)),
+                    selects_traefik=setup is not None,
                     entrypoints=setup.entrypoints if setup else {},
                     container_ports=setup.container_ports if setup else {},
                 ),

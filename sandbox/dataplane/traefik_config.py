@@ -65,6 +65,11 @@ HANDLED: frozenset[str] = frozenset(
         "providers.kubernetesIngress.allowExternalNameServices",
         "providers.kubernetesIngress.ingressClass",
         "providers.kubernetesIngress.labelSelector",
+        "providers.kubernetesIngress.namespaces",
+        # rbac.namespaced also changes traefik's flags (translate() says how); the rest of rbac.** only
+        # creates RBAC objects.
+        "rbac.enabled",
+        "rbac.namespaced",
         "providers.kubernetesIngress.publishedService.enabled",
         "providers.kubernetesIngress.publishedService.pathOverride",
         "providers.kubernetesCRD.enabled",
@@ -419,6 +424,14 @@ def translate(
         for key in ("ingressClass", "labelSelector"):
             if ingress_values.get(key):
                 ingress[key] = ingress_values[key]
+        # As the chart's flags: --providers.kubernetesingress.namespaces, and with namespaced RBAC the
+        # release's namespace first and disableClusterScopeResources (traefik then reads no IngressClass).
+        namespaces = [str(n) for n in ingress_values.get("namespaces") or []]
+        if _get(values, "rbac.enabled") and _get(values, "rbac.namespaced"):
+            namespaces = [release_namespace, *(n for n in namespaces if n != release_namespace)]
+            ingress["disableClusterScopeResources"] = True
+        if namespaces:
+            ingress["namespaces"] = namespaces
         published = ingress_values.get("publishedService") or {}
         if published.get("enabled") and (published.get("pathOverride") or _get(values, "service.enabled")):
             path = published.get("pathOverride") or f"{release_namespace}/{_fullname(release)}"

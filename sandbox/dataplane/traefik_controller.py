@@ -16,6 +16,13 @@ same for the life of the data plane:
 - the release is uninstalled: traefik stops;
 - traefik exits on its own: it is started again on the next pass (every few seconds), as
   the kubelet restarts a crashed container.
+
+A release whose traefik is scoped to namespaces (``providers.kubernetesIngress.namespaces``, or
+the chart's namespaced RBAC: members that share a cluster) gets a traefik of its own, as each
+such release runs its own pods in a cluster: one child controller per release, with its own
+ports and files (DIR/traefik-<namespace>-<release>/), started, restarted and stopped by the same
+rules. The cluster-wide releases keep the one traefik above (the first, or the one already
+served), so a cluster of one traefik release runs exactly one traefik, on the same ports.
 """
 
 from __future__ import annotations
@@ -45,10 +52,33 @@ CHART = "traefik"
 STANDARD_ENTRYPOINTS = ("web", "websecure", API_ENTRYPOINT, "metrics")
 
 
-class TraefikController:
-    """Keeps the one traefik process in step with the deployed traefik release."""
+def is_scoped(release: Release) -> bool:
+    """Whether the release's traefik reads Ingresses of some namespaces only (its own traefik here)."""
+    values = release.values
+    ingress = (values.get("providers") or {}).get("kubernetesIngress") or {}
+    rbac = values.get("rbac") or {}
+    return bool(ingress.get("namespaces")) or bool(rbac.get("enabled") and rbac.get("namespaced"))
 
-    def __init__(self, state_dir: Path, access: ApiAccess, on_change: Callable[[], None]) -> None:
+
+class TraefikController:
+    """Keeps the one traefik process in step with the deployed traefik release.
+
+    With ``key`` (namespace, release) it is the child that serves that scoped release only.
+    """
+
+    def __init__(
+        self,
+        state_dir: Path,
+        access: ApiAccess,
+        on_change: Callable[[], None],
+        key: tuple[str, str] | None = None,
+    ) -> None:
+        self.key = key
+        if key is not None:
+            state_dir = state_dir / f"traefik-{key[0]}-{key[1]}"
+            state_dir.mkdir(mode=0o700, exist_ok=True)
+        self.access = access
+        self.children: dict[tuple[str, str], TraefikController] = {}
         self.state_dir = state_dir
         self.cluster = ClusterAccess(endpoint=access.url, token=access.token, ca_file=access.ca_file)
         self.traefik = Traefik(state_dir)
@@ -99,17 +129,47 @@ class TraefikController:
         """The Ingresses traefik should have routers for, by its provider's rules."""
         if self.setup is None or "kubernetesIngress" not in self.setup.static["providers"]:
             return []
+        provider = self.setup.static["providers"]["kubernetesIngress"]
         class_filter = self.setup.ingress_class_filter
-        classes = traefik_classes(self.classes, class_filter)
+        # disableClusterScopeResources: traefik reads no IngressClass, so no Ingress naming one is served.
+        classes = (
+            set()
+            if provider.get("disableClusterScopeResources")
+            else traefik_classes(self.classes, class_filter)
+        )
+        namespaces = set(provider.get("namespaces") or ())
         return [
-            key for key, ing in sorted(self.ingresses.items()) if serves_ingress(ing, classes, class_filter)
+            key
+            for key, ing in sorted(self.ingresses.items())
+            if (not namespaces or key[0] in namespaces) and serves_ingress(ing, classes, class_filter)
         ]
 
     async def reconcile(self) -> None:
         if self._synced != {"secrets", "ingresses", "classes"}:
             return
+        releases = self.reader.read(self.secrets)
+        await self._serve([r for r in releases if r.chart != CHART or not is_scoped(r)])
+        await self._reconcile_children(releases)
+
+    async def _reconcile_children(self, releases: list[Release]) -> None:
+        """One child per scoped traefik release (deployed, or still alive under a child)."""
+        wanted = {r.key for r in releases if r.chart == CHART and r.status == "deployed" and is_scoped(r)}
+        for key in sorted(wanted - set(self.children)):
+            log.info("traefik release %s/%s is scoped to namespaces: it gets a traefik of its own", *key)
+            self.children[key] = TraefikController(self.state_dir, self.access, self._on_change, key=key)
+        for key, child in sorted(self.children.items()):
+            child.ingresses, child.classes = self.ingresses, self.classes
+            # A release that is no longer scoped leaves the child (the traefik above serves it).
+            mine = [r for r in releases if r.key == key and is_scoped(r)]
+            await child._serve(mine)
+            if child.release is None and not child.traefik.running:
+                await child.close()
+                del self.children[key]
+                self._on_change()
+
+    async def _serve(self, releases: list[Release]) -> None:
         current = self.release.key if self.release else None
-        choice = choose(self.reader.read(self.secrets), CHART, current)
+        choice = choose(releases, CHART, current)
         if choice.ignored != self.ignored:
             self.ignored = choice.ignored
             if self.ignored:
@@ -224,8 +284,14 @@ class TraefikController:
         self._on_change()
 
     async def close(self) -> None:
+        for child in self.children.values():
+            await child.close()
         await self.traefik.stop()
         self.reservations.unhold()
+
+    def controllers(self) -> list[TraefikController]:
+        """This controller and its children: every traefik the data plane runs."""
+        return [self, *(self.children[key] for key in sorted(self.children))]
 
     # --- dataplane.json ----------------------------------------------------------------------
 
@@ -257,4 +323,14 @@ class TraefikController:
             "access_log": (static.get("accessLog") or {}).get("filePath"),
             "static_config": str(self.traefik.static_file),
             "restarts": self.restarts,
+            # The traefiks of scoped releases (namespace/release -> the same description).
+            **(
+                {}
+                if self.key
+                else {
+                    "scoped": {
+                        f"{ns}/{name}": c.describe() for (ns, name), c in sorted(self.children.items())
+                    }
+                }
+            ),
         }

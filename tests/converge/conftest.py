@@ -22,3 +22,11 @@ def second_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox
     """Another member's cluster, for tests with two members."""
     with started(tmp_path_factory.mktemp("second-sandbox")) as box:
         yield box
+
+
+@pytest.fixture
+def served_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    """A fresh cluster with its data plane (traefik, load balancers, backends): for tests of traffic."""
+    # Any option of `up` but --no-dataplane starts the data plane (Sandbox.up).
+    with started(tmp_path_factory.mktemp("served-sandbox"), "--port", "0") as box:
+        yield box

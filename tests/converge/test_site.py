@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import socket
+import ssl
 import uuid
 from pathlib import Path
 from typing import Any
@@ -12,9 +14,10 @@ from ansible_collections.binder.ingress.plugins.module_utils.constants import (
     REDIRECTOR,
     REDIRECTOR_SERVICE,
     SET_INGRESSES,
+    SET_TRAEFIK_RBAC,
 )
 from ansible_collections.binder.ingress.plugins.module_utils.model import labels
-from harness import LOCAL_VARS, REPO, Run, Sandbox, member_inventory
+from harness import LOCAL_VARS, REPO, Run, Sandbox, member_inventory, wait_for
 from kubernetes import client
 
 SET_LABELS = ",".join(f"{key}={value}" for key, value in labels("local", SET_INGRESSES).items())
@@ -113,37 +116,132 @@ def test_check_shows_exactly_the_drift(sandbox: Sandbox) -> None:
     assert net.read_namespaced_ingress("grafana", namespace).spec.rules[0].host != "hand-edited.local.test"
 
 
-def test_two_members_in_one_cluster_reach_no_change(sandbox: Sandbox, tmp_path: Path) -> None:
+def _status(port: int, host: str) -> int:
+    """The status of ``GET /`` for ``host`` over HTTPS through the local ``port`` (any certificate:
+    which traefik routes the host is under test, not its certificate)."""
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=10) as raw,
+        context.wrap_socket(raw, server_hostname=host) as tls,
+    ):
+        tls.sendall(f"GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+        return int(tls.recv(64).split(b" ", 2)[1])
+
+
+def test_two_members_in_one_cluster_each_served_only_by_its_own_traefik(
+    served_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    sandbox = served_sandbox
     namespaces = {m: f"{m}-{uuid.uuid4().hex[:6]}" for m in ("alpha", "beta")}
+    # alpha serves the local catalogue (*.local.test); beta hosts of its own.
+    beta_hosts = {"binderhub": "binder.beta.test", "grafana": "grafana.beta.test"}
     members: dict[str, dict[str, Any]] = {
-        m: {"binder_kubeconfig": str(sandbox.kubeconfig), "binder_namespace": ns}
+        m: {
+            "binder_kubeconfig": str(sandbox.kubeconfig),
+            "binder_namespace": ns,
+            "binder_shared_cluster": True,
+        }
         for m, ns in namespaces.items()
     }
-    # The cluster-wide parts have one owner (docs/inventory.md): alpha's traefik release creates the
-    # IngressClass and alpha installs cert-manager; beta uses both.
     members["beta"].update(
-        traefik_values_overrides={"ingressClass": {"enabled": False}}, cert_manager_helm_enabled=False
+        binder_ingresses_components={c: {"hosts": [h]} for c, h in beta_hosts.items()},
+        # alpha installs cert-manager, the one cluster-wide release left.
+        cert_manager_helm_enabled=False,
     )
     inventory = member_inventory(tmp_path / "shared", members)
 
-    # The members run side by side, so which one's apply creates the shared ClusterIssuers varies.
     first = sandbox.playbook(REPO / "site.yml", inventory=inventory)
     assert all(ok(first, m)["changed"] > 0 for m in members)
+    # BinderHub's Service, which each member's binderhub Ingress routes to (its chart makes it).
+    core = client.CoreV1Api(sandbox.api())
+    for ns in namespaces.values():
+        core.create_namespaced_service(
+            ns, {"metadata": {"name": "binder"}, "spec": {"ports": [{"port": 80, "targetPort": 8585}]}}
+        )
     second = sandbox.playbook(REPO / "site.yml", inventory=inventory)
     assert [ok(second, m)["changed"] for m in members] == [0, 0], second.output[-4000:]
     assert second.writes() == []
 
-    # One set of ClusterIssuers for the cluster, labelled by no member.
-    issuers = client.CustomObjectsApi(sandbox.api()).list_cluster_custom_object(
-        "cert-manager.io", "v1", "clusterissuers"
-    )["items"]
-    assert sorted(i["metadata"]["name"] for i in issuers) == ["letsencrypt-prod", "letsencrypt-staging"]
-    assert all("binder.ingress/member" not in i["metadata"]["labels"] for i in issuers)
+    # Each member's own IngressClass, neither the cluster's default.
+    classes = {c.metadata.name: c for c in client.NetworkingV1Api(sandbox.api()).list_ingress_class().items}
+    assert sorted(classes) == [f"traefik-{ns}" for ns in sorted(namespaces.values())]
+    for cls in classes.values():
+        annotations = cls.metadata.annotations or {}
+        assert annotations.get("ingressclass.kubernetes.io/is-default-class") != "true", cls.metadata.name
 
-    # beta drops a component: only beta's Ingress goes, alpha's of the same name stays.
-    components = dict(LOCAL_VARS["binder_ingresses_components"])
-    del components["grafana"]
-    members["beta"]["binder_ingresses_components"] = components
+    # No traefik reads the cluster's Secrets: only its namespace's (a Role), plus IngressClasses and Nodes.
+    rbac = client.RbacAuthorizationV1Api(sandbox.api())
+    for member, ns in namespaces.items():
+        selector = ",".join(f"{k}={v}" for k, v in labels(member, SET_TRAEFIK_RBAC).items())
+        (cluster_role,) = rbac.list_cluster_role(label_selector=selector).items
+        assert {r for rule in cluster_role.rules for r in rule.resources} == {"ingressclasses", "nodes"}
+        (role,) = rbac.list_namespaced_role(ns, label_selector=selector).items
+        assert "secrets" in {r for rule in role.rules for r in rule.resources}
+        assert not [
+            r.metadata.name
+            for r in rbac.list_cluster_role().items
+            if "secrets" in {x for rule in r.rules or () for x in rule.resources or ()}
+            and (r.metadata.labels or {}).get("app.kubernetes.io/instance") == f"traefik-{ns}"
+        ], "the chart made its cluster-wide role anyway"
+
+    # Each member's own ACME Issuers, solving through its own class; no ClusterIssuer at all.
+    custom = client.CustomObjectsApi(sandbox.api())
+    for ns in namespaces.values():
+        issuers = custom.list_namespaced_custom_object("cert-manager.io", "v1", ns, "issuers")["items"]
+        assert sorted(i["metadata"]["name"] for i in issuers) == ["letsencrypt-prod", "letsencrypt-staging"]
+        solvers = {i["spec"]["acme"]["solvers"][0]["http01"]["ingress"]["ingressClassName"] for i in issuers}
+        assert solvers == {f"traefik-{ns}"}
+    assert custom.list_cluster_custom_object("cert-manager.io", "v1", "clusterissuers")["items"] == []
+
+    # A hand-made Ingress without a class, beside alpha's; and one of alpha's class made after it, to
+    # know when alpha's traefik has read both.
+    net = client.NetworkingV1Api(sandbox.api())
+    alpha_ns = namespaces["alpha"]
+    for name, class_name in (("classless", None), ("control", f"traefik-{alpha_ns}")):
+        rule = {"host": f"{name}.local.test", "http": {"paths": [_path("binder")]}}
+        spec: dict[str, Any] = {"rules": [rule]}
+        if class_name:
+            spec["ingressClassName"] = class_name
+        net.create_namespaced_ingress(alpha_ns, {"metadata": {"name": name}, "spec": spec})
+    # The API server gave it no class: there is no default one.
+    assert net.read_namespaced_ingress("classless", alpha_ns).spec.ingress_class_name is None
+
+    def served() -> dict[str, Any] | None:
+        state = json.loads((sandbox.dir / "dataplane.json").read_text())
+        scoped = state["traefik"].get("scoped") or {}
+        balancers = state.get("load_balancers") or {}
+        ports = {
+            m: (balancers.get(f"{ns}/cluster-entrypoint") or {}).get("ports", {}).get("443")
+            for m, ns in namespaces.items()
+        }
+        if all(s.get("started") for s in scoped.values()) and len(scoped) == 2 and all(ports.values()):
+            return {"scoped": scoped, "ports": ports}
+        return None
+
+    found = wait_for("both members' traefiks serving", served, timeout=90)
+    scoped, ports = found["scoped"], found["ports"]
+    assert ports["alpha"] != ports["beta"]
+    # Each traefik's Ingress provider reads its own namespace only (the real traefik's configuration).
+    for ns in namespaces.values():
+        static = yaml.safe_load(Path(scoped[f"{ns}/traefik"]["static_config"]).read_text())
+        assert static["providers"]["kubernetesIngress"]["namespaces"] == [ns]
+    wait_for(
+        "alpha's traefik routing the control Ingress",
+        lambda: _status(ports["alpha"], "control.local.test") != 404,
+    )
+
+    # Each member's hosts through its own entrypoint (a route: anything but traefik's 404), never
+    # through the other's; the class-less Ingress through neither.
+    assert _status(ports["alpha"], "binder.local.test") != 404
+    assert _status(ports["alpha"], beta_hosts["binderhub"]) == 404
+    assert _status(ports["beta"], beta_hosts["binderhub"]) != 404
+    assert _status(ports["beta"], "binder.local.test") == 404
+    assert _status(ports["beta"], "control.local.test") == 404
+    assert [_status(ports[m], "classless.local.test") for m in members] == [404, 404]
+
+    # beta drops a component: only beta's Ingress goes, alpha's stay.
+    del members["beta"]["binder_ingresses_components"]["grafana"]
     before = {m: ingresses(sandbox, ns) for m, ns in namespaces.items()}
     third = sandbox.playbook(REPO / "site.yml", inventory=member_inventory(tmp_path / "pruned", members))
     assert [ok(third, m)["changed"] for m in members] == [0, 1]

@@ -387,3 +387,41 @@ def test_access_log_status_filter_becomes_a_list() -> None:
     values["accessLog"]["filters"] = {"statusCodes": "400-499, 500-599", "minDuration": "10ms"}
     access = _translate(values).static["accessLog"]
     assert access["filters"] == {"statusCodes": ["400-499", "500-599"], "minDuration": "10ms"}
+
+
+def _ingress_provider(values: dict[str, Any]) -> dict[str, Any]:
+    merged = coalesce(CHART_DEFAULTS, values)
+    ports = {name: 20000 + i for i, name in enumerate(entrypoint_names(merged))}
+    setup = translate(
+        merged, ports=ports, cluster=CLUSTER, state_dir=Path("/sandbox"), release_namespace="binder"
+    )
+    return dict(setup.static["providers"]["kubernetesIngress"])
+
+
+def test_the_ingress_provider_reads_the_namespaces_the_values_name() -> None:
+    values = {
+        **ROLE_LIKE_VALUES,
+        "providers": {
+            **ROLE_LIKE_VALUES["providers"],
+            "kubernetesIngress": {"enabled": True, "namespaces": ["alpha"]},
+        },
+    }
+    ingress = _ingress_provider(values)
+    assert ingress["namespaces"] == ["alpha"]
+    assert "disableClusterScopeResources" not in ingress
+    assert "namespaces" not in _ingress_provider(ROLE_LIKE_VALUES)
+
+
+def test_namespaced_rbac_is_translated_as_the_chart_does() -> None:
+    values = {
+        **ROLE_LIKE_VALUES,
+        "providers": {
+            **ROLE_LIKE_VALUES["providers"],
+            "kubernetesIngress": {"enabled": True, "namespaces": ["other"]},
+        },
+        "rbac": {"enabled": True, "namespaced": True},
+    }
+    ingress = _ingress_provider(values)
+    # The release's namespace first, then the listed ones; and no cluster-scoped lookups.
+    assert ingress["namespaces"] == ["binder", "other"]
+    assert ingress["disableClusterScopeResources"] is True

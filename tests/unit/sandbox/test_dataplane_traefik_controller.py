@@ -279,3 +279,117 @@ def test_a_rejected_install_is_reported_until_the_release_is_gone(tmp_path: Path
         (None, 1, True, 0),
         (None, None, False, 0),
     ]
+
+
+# --- members sharing a cluster: one traefik per scoped release --------------------------------
+
+
+def _release(namespace: str, config: dict[str, Any], revision: int = 1) -> dict[tuple[str, str], Any]:
+    secret = make_helm_secret("traefik", namespace, revision, "deployed", defaults=DEFAULTS, config=config)
+    return {(namespace, secret["metadata"]["name"]): secret}
+
+
+def _scoped(namespace: str) -> dict[str, Any]:
+    return {
+        **CONFIG,
+        "ingressClass": {"name": f"traefik-{namespace}", "isDefaultClass": False},
+        "providers": {
+            "kubernetesCRD": {"enabled": False},
+            "kubernetesIngress": {"namespaces": [namespace], "ingressClass": f"traefik-{namespace}"},
+        },
+        "rbac": {"enabled": False},
+    }
+
+
+def _member_ingress(namespace: str, class_name: str | None) -> dict[str, Any]:
+    spec: dict[str, Any] = {"rules": [{"host": f"{namespace}.test", "http": {"paths": [{"path": "/"}]}}]}
+    if class_name:
+        spec["ingressClassName"] = class_name
+    return {"metadata": {"namespace": namespace, "name": "hub"}, "spec": spec}
+
+
+async def _shared_cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    monkeypatch.setattr("sandbox.dataplane.traefik_controller.Traefik", FakeTraefik)
+    access = ApiAccess(url="https://127.0.0.1:6443", token="t", ca_file=tmp_path / "ca.crt")
+    controller = TraefikController(tmp_path, access, lambda: None)
+    seen: dict[str, Any] = {}
+    try:
+        await controller.on_classes(
+            {
+                ("", f"traefik-{ns}"): {
+                    "metadata": {"name": f"traefik-{ns}"},
+                    "spec": {"controller": "traefik.io/ingress-controller"},
+                }
+                for ns in ("alpha", "beta")
+            }
+        )
+        await controller.on_ingresses(
+            {
+                ("alpha", "hub"): _member_ingress("alpha", "traefik-alpha"),
+                ("beta", "hub"): _member_ingress("beta", "traefik-beta"),
+                ("other", "classless"): _member_ingress("other", None),
+                ("alpha", "classless"): _member_ingress("alpha", None),
+            }
+        )
+        secrets = {**_release("alpha", _scoped("alpha")), **_release("beta", _scoped("beta"))}
+        await controller.on_secrets(secrets)
+        await controller.reconcile()
+        state = controller.describe()
+        seen["primary"] = (state["release"], state["started"])
+        seen["scoped"] = {
+            key: (s["namespace"], s["started"], s["websecure"]) for key, s in state["scoped"].items()
+        }
+        seen["served"] = {key: c.served_ingresses() for key, c in controller.children.items()}
+        seen["files"] = sorted(str(c.state_dir.relative_to(tmp_path)) for c in controller.controllers())
+        # beta's release goes: its traefik stops and its child is gone; alpha's keeps running.
+        alpha_child = controller.children[("alpha", "traefik")]
+        await controller.on_secrets(_release("alpha", _scoped("alpha")))
+        await controller.reconcile()
+        seen["after"] = (sorted(controller.children), alpha_child.traefik.running)
+    finally:
+        await controller.close()
+    return seen
+
+
+def test_each_scoped_release_runs_a_traefik_of_its_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen = asyncio.run(_shared_cluster(tmp_path, monkeypatch))
+    assert seen["primary"] == (None, False)  # no cluster-wide release: no cluster-wide traefik
+    scoped = seen["scoped"]
+    assert sorted(scoped) == ["alpha/traefik", "beta/traefik"]
+    assert all(started for _, started, _ in scoped.values())
+    assert scoped["alpha/traefik"][2] != scoped["beta/traefik"][2], "two traefiks on one port"
+    # Each reads its own namespace only; the class-less Ingress is neither's.
+    assert seen["served"] == {
+        ("alpha", "traefik"): [("alpha", "hub")],
+        ("beta", "traefik"): [("beta", "hub")],
+    }
+    assert seen["files"] == [".", "traefik-alpha-traefik", "traefik-beta-traefik"]
+    assert seen["after"] == ([("alpha", "traefik")], True)
+
+
+def test_namespaced_rbac_turns_off_the_ingressclass_lookup(tmp_path: Path) -> None:
+    access = ApiAccess(url="https://127.0.0.1:6443", token="t", ca_file=tmp_path / "ca.crt")
+    controller = TraefikController(tmp_path, access, lambda: None)
+    controller.traefik = FakeTraefik(tmp_path)  # type: ignore[assignment]
+
+    async def run() -> list[tuple[str, str]]:
+        await controller.on_classes(
+            {
+                ("", "traefik-alpha"): {
+                    "metadata": {"name": "traefik-alpha"},
+                    "spec": {"controller": "traefik.io/ingress-controller"},
+                }
+            }
+        )
+        await controller.on_ingresses({("alpha", "hub"): _member_ingress("alpha", "traefik-alpha")})
+        config = {**_scoped("alpha"), "rbac": {"enabled": True, "namespaced": True}}
+        await controller.on_secrets(_release("alpha", config))
+        await controller.reconcile()
+        served = controller.children[("alpha", "traefik")].served_ingresses()
+        await controller.close()
+        return served
+
+    # As traefik itself: with disableClusterScopeResources an Ingress naming a class has no router.
+    assert asyncio.run(run()) == []

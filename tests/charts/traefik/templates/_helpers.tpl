@@ -19,6 +19,11 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{ printf "%s-%s" .Release.Name .Release.Namespace }}
 {{- end }}
 
+{{/* The ServiceAccount, named as the chart names it: the release, or `<release>-traefik`. */}}
+{{- define "fixture-traefik.serviceAccountName" -}}
+{{- if contains "traefik" .Release.Name }}{{ .Release.Name }}{{ else }}{{ printf "%s-traefik" .Release.Name }}{{ end }}
+{{- end }}
+
 {{/*
 A values subtree as traefik command-line flags, one `--<prefix>.<key>=<value>` list item per leaf:
 traefik reads the same settings from flags as from its static configuration file, so every value the
