@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from sandbox import audit
+from sandbox.environ import local_env
 
 if TYPE_CHECKING:  # only the e2e tests need make demo's member; the other tests do not load it
     from sandbox.demo import Entrypoint, Route, ServedMember
@@ -55,8 +56,11 @@ RECAP = re.compile(
 
 def ansible_env(path: list[str] | None = None, **extra: str) -> dict[str, str]:
     """The environment of ansible-playbook (and kubectl, helm) in the tests: the repository's
-    ansible.cfg, plain output, ``path`` (default: the virtualenv's bin) before PATH, then ``extra``."""
-    env = dict(os.environ)
+    ansible.cfg, plain output, ``path`` (default: the virtualenv's bin) before PATH, then ``extra``.
+    The tester's own cluster settings (KUBECONFIG, K8S_AUTH_*, HELM_KUBE*, ...) stay out, as in
+    ``make demo``: the playbooks refuse K8S_AUTH_* and HELM_KUBE*, and the tests' cluster is
+    the one ``extra`` names."""
+    env = local_env()
     env.update(
         ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
         ANSIBLE_NOCOLOR="1",
