@@ -97,6 +97,18 @@ def sandbox_cli(*args: str, check: bool = True, timeout: float = 120) -> subproc
     return proc
 
 
+# Where the binder role keeps the members' locks (binder_lock_namespace's default).
+LOCK_LEASES = "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases"
+
+
+def is_lock_request(entry: dict[str, Any]) -> bool:
+    """A request about a member's lock: the playbooks send no other request about Leases there.
+    (A create's path has no name; the audit event's objectRef may.)"""
+    path = str(entry["path"])
+    name = str((entry.get("objectRef") or {}).get("name") or path.rpartition("/")[2])
+    return path.startswith(LOCK_LEASES) and (path == LOCK_LEASES or name.startswith("binder-ingress."))
+
+
 @dataclass
 class Response:
     status: int
@@ -115,8 +127,14 @@ class Run:
     audit: list[dict[str, Any]] = field(default_factory=list)
 
     def writes(self) -> list[dict[str, Any]]:
-        """Requests of this run that changed something stored (dry-run requests change nothing)."""
-        return [e for e in self.audit if audit.is_write(e)]
+        """Requests of this run that changed something stored (dry-run requests change nothing),
+        but for the member's lock (:meth:`lock_writes`): every real converge takes and gives it
+        back, and it is not a change of the member."""
+        return [e for e in self.audit if audit.is_write(e) and not is_lock_request(e)]
+
+    def lock_writes(self) -> list[dict[str, Any]]:
+        """This run's writes of the members' locks (Leases binder-ingress.<member> in kube-system)."""
+        return [e for e in self.audit if audit.is_write(e) and is_lock_request(e)]
 
     def dry_run_writes(self) -> list[dict[str, Any]]:
         return [e for e in self.audit if e["method"] in audit.WRITE_METHODS and e["dryRun"]]
