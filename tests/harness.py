@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from sandbox import audit
+from sandbox.environ import local_env
 
 if TYPE_CHECKING:  # only the e2e tests need make demo's member; the other tests do not load it
     from sandbox.demo import Entrypoint, Route, ServedMember
@@ -55,8 +56,11 @@ RECAP = re.compile(
 
 def ansible_env(path: list[str] | None = None, **extra: str) -> dict[str, str]:
     """The environment of ansible-playbook (and kubectl, helm) in the tests: the repository's
-    ansible.cfg, plain output, ``path`` (default: the virtualenv's bin) before PATH, then ``extra``."""
-    env = dict(os.environ)
+    ansible.cfg, plain output, ``path`` (default: the virtualenv's bin) before PATH, then ``extra``.
+    The tester's own cluster settings (KUBECONFIG, K8S_AUTH_*, HELM_KUBE*, ...) stay out, as in
+    ``make demo``: the playbooks refuse K8S_AUTH_* and HELM_KUBE*, and the tests' cluster is
+    the one ``extra`` names."""
+    env = local_env()
     env.update(
         ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
         ANSIBLE_NOCOLOR="1",
@@ -93,6 +97,18 @@ def sandbox_cli(*args: str, check: bool = True, timeout: float = 120) -> subproc
     return proc
 
 
+# Where the binder role keeps the members' locks (binder_lock_namespace's default).
+LOCK_LEASES = "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases"
+
+
+def is_lock_request(entry: dict[str, Any]) -> bool:
+    """A request about a member's lock: the playbooks send no other request about Leases there.
+    (A create's path has no name; the audit event's objectRef may.)"""
+    path = str(entry["path"])
+    name = str((entry.get("objectRef") or {}).get("name") or path.rpartition("/")[2])
+    return path.startswith(LOCK_LEASES) and (path == LOCK_LEASES or name.startswith("binder-ingress."))
+
+
 @dataclass
 class Response:
     status: int
@@ -111,8 +127,14 @@ class Run:
     audit: list[dict[str, Any]] = field(default_factory=list)
 
     def writes(self) -> list[dict[str, Any]]:
-        """Requests of this run that changed something stored (dry-run requests change nothing)."""
-        return [e for e in self.audit if audit.is_write(e)]
+        """Requests of this run that changed something stored (dry-run requests change nothing),
+        but for the member's lock (:meth:`lock_writes`): every real converge takes and gives it
+        back, and it is not a change of the member."""
+        return [e for e in self.audit if audit.is_write(e) and not is_lock_request(e)]
+
+    def lock_writes(self) -> list[dict[str, Any]]:
+        """This run's writes of the members' locks (Leases binder-ingress.<member> in kube-system)."""
+        return [e for e in self.audit if audit.is_write(e) and is_lock_request(e)]
 
     def dry_run_writes(self) -> list[dict[str, Any]]:
         return [e for e in self.audit if e["method"] in audit.WRITE_METHODS and e["dryRun"]]

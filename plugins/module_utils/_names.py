@@ -215,6 +215,18 @@ def duration(value: str) -> str | None:
     return None
 
 
+_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+_DURATION_PART_RE = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ns|us|ms|s|m|h)")
+
+
+def duration_seconds(value: str) -> float:
+    """A Go duration (600s, 10m, 1h30m) in seconds; ValueError naming the problem if it is none."""
+    problem = duration(value)
+    if problem:
+        raise ValueError(problem)
+    return sum(float(number) * _DURATION_UNITS[unit] for number, unit in _DURATION_PART_RE.findall(value))
+
+
 def quantity(value: str) -> str | None:
     """A Kubernetes quantity for cpu or memory (100m, 0.5, 512Mi, 4Gi)."""
     if not _QUANTITY_RE.match(value):

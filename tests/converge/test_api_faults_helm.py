@@ -34,6 +34,10 @@ STATES = ({"level": "DEBUG", "drops": "static"}, {"level": "WARN", "drops": "gra
 DEPLOYMENT_PATCH = "verb=patch,path=/deployments/traefik$"
 # The roles' defaults (roles/traefik/defaults/main.yml), written out: what the tests hold them to.
 RETRIES, RETRY_DELAY = 3, 10
+# The member's Helm timeout, short: a revision left pending is forgotten only once it is older
+# than that (a Helm could still be running it), and the module waits that long after the cell
+# that leaves one.
+HELM_TIMEOUT, HELM_TIMEOUT_SECONDS = "40s", 40
 
 
 @dataclass
@@ -55,6 +59,7 @@ class Edge:
             "binder_namespace": self.namespace,
             "binder_ingresses_components": components,
             "traefik_values_overrides": {"log": {"level": STATES[state]["level"]}},
+            "traefik_helm_timeout": HELM_TIMEOUT,
         }
         self.runs += 1
         inventory: Path = member_inventory(self.tmp / f"run-{self.runs}", {MEMBER: member})
@@ -85,6 +90,17 @@ class Edge:
     def history(self) -> dict[int, str]:
         releases: dict[int, str] = self.box.releases(self.namespace, "traefik")
         return releases
+
+    def pending_since(self) -> list[float]:
+        """When each pending revision of the release was recorded."""
+        secrets = client.CoreV1Api(self.box.api()).list_namespaced_secret(
+            self.namespace, label_selector="owner=helm,name=traefik"
+        )
+        return [
+            s.metadata.creation_timestamp.timestamp()
+            for s in secrets.items
+            if s.metadata.labels["status"].startswith("pending-")
+        ]
 
     def fault(self, spec: str) -> None:
         self.box.add_fault(spec)
@@ -179,7 +195,8 @@ CELLS = {
     ),
     # The API goes away at the PATCH, for longer than client-go's retries of the rollback's reads:
     # helm can neither roll back nor record that the upgrade failed, and the revision stays
-    # pending-upgrade. Not retried (the release may be pending); the next run forgets it.
+    # pending-upgrade. Not retried (the release may be pending); a run forgets it once it is older
+    # than the Helm timeout.
     "down": Cell(
         f"action=down,seconds=25,{DEPLOYMENT_PATCH},times=1,name=helm-down",
         (
@@ -256,6 +273,11 @@ def test_a_fault_in_the_traefik_upgrade(edge: Edge, name: str) -> None:
         edge.serves(before)
         assert edge.ingresses() == edge.wanted_ingresses(before)
 
+    # A pending revision is forgotten once it is older than the Helm timeout, no sooner.
+    pending = edge.pending_since()
+    assert len(pending) == list(cell.revisions).count("pending-upgrade")
+    if pending:
+        time.sleep(max(0.0, max(pending) + HELM_TIMEOUT_SECONDS + 1 - time.time()))
     converge_cleanly(edge, target)
 
 

@@ -9,6 +9,8 @@ as an operator's run over a federation would: each member fails on its own.
 from __future__ import annotations
 
 import re
+import socket
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -130,3 +132,61 @@ def test_each_member_fails_naming_the_key_it_wrote(run: tuple[Run, dict[str, str
         if key.format(inventory=inventory) not in found.get(member, "")
     }
     assert not wrong, "\n\n".join(f"{m}: expected {keys[m]!r}\n{text}" for m, text in wrong.items())
+
+
+class Trap:
+    """Another 'cluster': a TCP port that only counts who connects to it."""
+
+    def __init__(self) -> None:
+        self.server = socket.socket()
+        self.server.bind(("127.0.0.1", 0))
+        self.server.listen(16)
+        self.server.settimeout(0.2)
+        self.port = self.server.getsockname()[1]
+        self.connections = 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self) -> None:
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                continue
+            self.connections += 1
+            conn.close()
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join()
+        self.server.close()
+
+
+@pytest.mark.parametrize("playbook", ["site.yml", "playbooks/doctor.yml", "playbooks/verify.yml"])
+def test_a_leftover_k8s_auth_variable_is_refused_before_any_cluster_call(
+    module_sandbox: Sandbox, tmp_path: Path, playbook: str
+) -> None:
+    """K8S_AUTH_* in the operator's shell would take over the member's kubeconfig in every
+    kubernetes.core call: its requests, credentials and prune would go to K8S_AUTH_HOST, with TLS
+    verification off. Every playbook that calls a cluster refuses to run, naming the variables."""
+    trap = Trap()
+    try:
+        member = "leftover-env"
+        inventory = member_inventory(tmp_path, {member: {}})
+        (inventory / "host_vars" / f"{member}.yml").write_text(
+            yaml.safe_dump(host_vars(module_sandbox, 99, {}))
+        )
+        env = {"K8S_AUTH_HOST": f"https://127.0.0.1:{trap.port}", "K8S_AUTH_VERIFY_SSL": "false"}
+        result = module_sandbox.playbook(REPO / playbook, inventory=inventory, env=env, timeout=300)
+    finally:
+        trap.close()
+    assert trap.connections == 0, f"{playbook} sent the member's requests to K8S_AUTH_HOST"
+    assert result.rc != 0 and result.recap[member]["failed"] == 1, result.output[-4000:]
+    failure = failures(result.output)[member]
+    assert (
+        f"member {member}: the controller's environment sets K8S_AUTH_HOST, K8S_AUTH_VERIFY_SSL" in failure
+    ), failure[:3000]
+    assert "unset K8S_AUTH_HOST K8S_AUTH_VERIFY_SSL" in failure
+    assert f"127.0.0.1:{trap.port}" not in result.output  # names, never values
+    assert result.audit == [], result.audit
