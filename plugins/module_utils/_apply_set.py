@@ -124,7 +124,7 @@ def field_conflicts(error: BaseException) -> list[tuple[str, str]]:
     if isinstance(body, bytes):
         body = body.decode("utf-8", "replace")
     try:
-        causes = ((json.loads(body) or {}).get("details") or {}).get("causes") or []
+        causes = ((json.loads(body or "") or {}).get("details") or {}).get("causes") or []
     except (TypeError, ValueError, AttributeError):
         return []
     found = []
