@@ -358,7 +358,7 @@ class SetApplier:
     """Applies one labelled set through a kubernetes.core K8SClient and prunes what left it.
 
     ``params`` are the module's: ``set``, ``member`` (None: a set the members of a cluster share),
-    ``namespace``, ``create_namespace``, ``objects``, ``adopt``, ``adopt_key``, ``ownership_only``,
+    ``namespace``, ``create_namespace``, ``objects``, ``adopt``, ``adopt_variable``, ``ownership_only``,
     ``prune_kinds``, ``parallel``, ``retries``, ``request_timeout``.
 
     A live object of the set's kind and name that does not carry the set's labels, or carries another
@@ -387,7 +387,7 @@ class SetApplier:
         self.gone: Unreachable | None = None
         self.adopt = params.get("adopt") or []
         # The variable the user names objects for adoption in, as messages name it.
-        self.adopt_key = str(params.get("adopt_key") or "adopt")
+        self.adopt_variable = str(params.get("adopt_variable") or "adopt")
 
     # -- naming -------------------------------------------------------------------------
 
@@ -475,7 +475,9 @@ class SetApplier:
                 problems.append(f"{where}: {key} is given twice")
             seen.add(key)
             items.append(Item(key, obj["apiVersion"], obj, resource, adopt=ref(obj) in self.adopt))
-        problems += adoption_problems(self.adopt, [i.definition for i in items], self.adopt_key, "the set")
+        problems += adoption_problems(
+            self.adopt, [i.definition for i in items], self.adopt_variable, "the set"
+        )
         if problems:
             raise ApplySetError(problems)
         return items
@@ -630,7 +632,7 @@ class SetApplier:
                 continue
             problems.append(
                 f"{item.key}: exists and is not the set's ({owned_by(live)}); it is left as it is. "
-                f"To let the set take it over, add {ref(item.definition)} to {self.adopt_key}"
+                f"To let the set take it over, add {ref(item.definition)} to {self.adopt_variable}"
             )
         if problems:
             raise ApplySetError([*problems, "nothing of the set was written"])
@@ -645,7 +647,7 @@ class SetApplier:
         return (
             f"{item.key}: conflicts with field manager {managers} over {fields or 'fields the set sets'}: "
             "the set never takes fields over from another manager. Undo that change, or add "
-            f"{ref(item.definition)} to {self.adopt_key} to take the fields over"
+            f"{ref(item.definition)} to {self.adopt_variable} to take the fields over"
         )
 
     def dry_run(

@@ -23,7 +23,7 @@ description:
     unless O(adopt) names it. The task then fails before anything is written, naming each refused
     object, who owns it (its labels, the Helm release of its C(meta.helm.sh/release-name) and
     C(meta.helm.sh/release-namespace) annotations, its field managers) and the variable that adopts it
-    (O(adopt_key)). Refused objects are left exactly as they are.
+    (O(adopt_variable)). Refused objects are left exactly as they are.
   - Then a server-side dry run of every object (server-side apply with C(dryRun=All), field manager
     C(binder.ingress)), compared with the object in the cluster. An object is written when the server
     would change it, and only then. Any object the server refuses fails the task before anything is
@@ -45,12 +45,13 @@ description:
     namespace is never changed, and a namespace is never pruned.
   - A request that fails in a way a second try can cure (no answer, a lost connection, a timeout after
     O(request_timeout), or the statuses 429, 500, 502, 503 and 504; for a dry run or an apply also a 409
-    of optimistic concurrency, never a conflict with another field manager) is sent again up to O(retries) times, after 0.5, 1, 2, 4, 8, 8... seconds or the server's
-    C(Retry-After). Each request is safe to repeat (reads, server-side applies, deletions bound to a uid
-    and resourceVersion). A deletion refused because the object changed since it was listed reads it
-    again and deletes it as it is now, if it still carries the set's labels. Once a request has failed
-    after every retry, the module sends nothing more and fails, naming the set, the member, the object
-    and the step; nothing is pruned then.
+    of optimistic concurrency, never a conflict with another field manager) is sent again up to
+    O(retries) times, after 0.5, 1, 2, 4, 8, 8... seconds or the server's C(Retry-After). Each
+    request is safe to repeat (reads, server-side applies, deletions bound to a uid and resourceVersion).
+    A deletion refused because the object changed since it was listed reads it again and deletes it as
+    it is now, if it still carries the set's labels. Once a request has failed after every retry, the
+    module sends nothing more and fails, naming the set, the member, the object and the step; nothing
+    is pruned then.
 options:
   set:
     description:
@@ -95,7 +96,7 @@ options:
     type: list
     elements: str
     default: []
-  adopt_key:
+  adopt_variable:
     description:
       - The name of the inventory variable that lists the objects to adopt, as messages name it (the
         roles pass theirs, for example V(binder_adopt)).
@@ -196,7 +197,7 @@ EXAMPLES = r"""
     objects: "{{ cert_manager_objects }}"
     adopt:
       - ClusterIssuer/letsencrypt-prod
-    adopt_key: cert_manager_adopt
+    adopt_variable: cert_manager_adopt
 
 - name: Check, without writing, that the member owns every live object of its Ingress set
   binder.ingress.apply_set:
@@ -288,7 +289,7 @@ def argspec() -> dict[str, Any]:
         create_namespace=dict(type="bool", default=False),
         objects=dict(type="list", elements="dict", required=True),
         adopt=dict(type="list", elements="str", default=[]),
-        adopt_key=dict(type="str", default="adopt"),
+        adopt_variable=dict(type="str", default="adopt"),
         ownership_only=dict(type="bool", default=False),
         parallel=dict(type="int", default=8),
         retries=dict(type="int", default=5),

@@ -34,7 +34,7 @@ def check_member(name: str, member: t.Any) -> str:
     return member
 
 
-# Fields of a role's `keys` that its apply step names (apply_set's adopt_key: the variable that lists
+# Fields of a role's `keys` that its apply step names (apply_set's adopt_variable: the variable that lists
 # the objects to adopt), not a builder's input: accepted, and left out of what the builder gets.
 APPLY_FIELDS = frozenset({"adopt"})
 

@@ -682,7 +682,7 @@ def test_a_live_object_the_set_does_not_own_is_refused_and_left_as_it_is(name: s
     before = copy.deepcopy(client.objects)
     objects = [desired("Ingress", "new"), desired("Ingress", name)]
     with pytest.raises(ApplySetError) as caught:
-        run(client, objects, check=check, adopt_key="binder_adopt")
+        run(client, objects, check=check, adopt_variable="binder_adopt")
     assert caught.value.problems[0].startswith(f"Ingress gesis/{name}: exists and is not the set's ("), caught
     assert owner in caught.value.problems[0]
     assert caught.value.problems[0].endswith(
@@ -728,7 +728,7 @@ def test_a_conflict_with_another_field_manager_is_an_error_naming_it_and_is_neve
     cluster.conflicts["binderhub"] = ("kubectl-edit", [".spec.x", ".metadata.annotations.a"])
     objects = [desired("Ingress", "binderhub", labels=labels()) | {"spec": {"x": "new"}}]
     with pytest.raises(ApplySetError) as caught:
-        run(cluster, objects, adopt_key="binder_adopt")
+        run(cluster, objects, adopt_variable="binder_adopt")
     assert caught.value.problems == [
         "Ingress gesis/binderhub: conflicts with field manager kubectl-edit over .metadata.annotations.a, "
         ".spec.x: the set never takes fields over from another manager. Undo that change, or add "
@@ -769,7 +769,7 @@ def test_a_bad_adoption_list_is_refused_naming_the_key_before_any_request(
     cluster: FakeClient, adopt: Any, message: str
 ) -> None:
     with pytest.raises(ApplySetError, match=message):
-        run(cluster, [desired("Ingress", "a")], adopt=adopt, adopt_key="binder_adopt")
+        run(cluster, [desired("Ingress", "a")], adopt=adopt, adopt_variable="binder_adopt")
     assert cluster.applies == [] and cluster.deletes == []
 
 
