@@ -642,8 +642,8 @@ class SetApplier:
         conflicts = field_conflicts(error)
         if not conflicts:
             return f"{item.key}: {api_message(error)}"
-        managers = ", ".join(sorted({m for m, _ in conflicts}))
-        fields = ", ".join(sorted({f for _, f in conflicts if f}))
+        managers = ", ".join(sorted({conflict[0] for conflict in conflicts}))
+        fields = ", ".join(sorted({conflict[1] for conflict in conflicts if conflict[1]}))
         return (
             f"{item.key}: conflicts with field manager {managers} over {fields or 'fields the set sets'}: "
             "the set never takes fields over from another manager. Undo that change, or add "

@@ -704,7 +704,7 @@ def test_a_member_label_on_a_shared_set_is_another_members() -> None:
 
 @pytest.mark.parametrize("name", sorted(FOREIGN))
 def test_a_named_object_is_adopted_by_one_forced_apply_and_is_then_the_sets(name: str) -> None:
-    make, _ = FOREIGN[name]
+    make = FOREIGN[name][0]
     client = FakeClient([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}}, make()])
     client.conflicts[name] = ("helm", [".spec.rules"])  # the old owner holds fields the set sets
     objects = [desired("Ingress", "new"), desired("Ingress", name)]
