@@ -117,7 +117,7 @@ def unserved(error: BaseException) -> bool:
 def field_conflicts(error: BaseException) -> list[tuple[str, str]]:
     """(manager, field) of each conflict with another field manager that kube-apiserver gave as the
     reason of a refused server-side apply (a 409 whose Status details have causes of type
-    FieldManagerConflict); empty for any other failure."""
+    FieldManagerConflict, as kube-apiserver sends them); empty for any other failure."""
     if status_of(error) != 409:
         return []
     body = getattr(error, "body", None)
@@ -129,7 +129,8 @@ def field_conflicts(error: BaseException) -> list[tuple[str, str]]:
         return []
     found = []
     for cause in causes if isinstance(causes, list) else []:
-        if isinstance(cause, dict) and cause.get("type") == "FieldManagerConflict":
+        # A StatusCause's type is "reason" in JSON (Go's field Type is tagged json:"reason").
+        if isinstance(cause, dict) and cause.get("reason") == "FieldManagerConflict":
             manager = re.search(r'conflict with "([^"]*)"', str(cause.get("message", "")))
             found.append(
                 (manager.group(1) if manager else str(cause.get("message", "")), str(cause.get("field", "")))

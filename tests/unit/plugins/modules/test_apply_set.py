@@ -76,7 +76,8 @@ def field_conflict(manager: str, fields: list[str]) -> Exception:
     """kube-apiserver's answer to a server-side apply that would change fields another manager holds."""
     raw = ApiException(status=409, reason="Conflict")
     causes = [
-        {"type": "FieldManagerConflict", "message": f'conflict with "{manager}" using v1', "field": f}
+        # As kube-apiserver writes a StatusCause: its type under the JSON name "reason".
+        {"reason": "FieldManagerConflict", "message": f'conflict with "{manager}" using v1', "field": f}
         for f in fields
     ]
     message = f"Apply failed with {len(fields)} conflicts: " + "; ".join(c["message"] for c in causes)
