@@ -339,4 +339,18 @@ CASES: dict[str, tuple[dict[str, Any], str]] = {
         {"cert_manager_acme_ca_bundle": "-----BEGIN PRIVATE KEY-----\nMAAA\n-----END PRIVATE KEY-----\n"},
         "member acme-ca-bundle-key: cert_manager_acme_ca_bundle: PEM block 1 is a PRIVATE KEY, not a CERTIFICATE",
     ),
+    # Objects to adopt: each entry must be Kind/name and name one of the member's objects.
+    "adopt-no-such-object": (
+        {"binder_adopt": ["Ingress/jupyterhb"]},
+        "member adopt-no-such-object: binder_adopt[0]: 'Ingress/jupyterhb' names no object of the member; "
+        "did you mean Ingress/jupyterhub?",
+    ),
+    "adopt-not-kind-name": (
+        {"binder_adopt": ["jupyterhub"]},
+        "member adopt-not-kind-name: binder_adopt[0]: 'jupyterhub' is not Kind/name",
+    ),
+    "adopt-unknown-kind": (
+        {"binder_adopt": ["Deployment/hub"]},
+        "member adopt-unknown-kind: binder_adopt[0]: 'Deployment/hub': unknown kind Deployment",
+    ),
 }

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
 
+from ansible_collections.binder.ingress.plugins.module_utils.adoption import adoption_problems, ref
 from ansible_collections.binder.ingress.plugins.module_utils.constants import (
     LABEL_MANAGED_BY,
     LABEL_MEMBER,
@@ -55,6 +57,9 @@ T = TypeVar("T")
 # throttled (429), an internal error (500), its proxy or load balancer (502), overloaded or
 # starting (503), a timeout (504).
 TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
+# What Helm writes on every object of a release (helm.sh/helm/v3/pkg/action: its ownership check).
+HELM_RELEASE_NAME = "meta.helm.sh/release-name"
+HELM_RELEASE_NAMESPACE = "meta.helm.sh/release-namespace"
 
 
 class ApplySetError(Exception):
@@ -109,18 +114,43 @@ def unserved(error: BaseException) -> bool:
         return True
 
 
+def field_conflicts(error: BaseException) -> list[tuple[str, str]]:
+    """(manager, field) of each conflict with another field manager that kube-apiserver gave as the
+    reason of a refused server-side apply (a 409 whose Status details have causes of type
+    FieldManagerConflict, as kube-apiserver sends them); empty for any other failure."""
+    if status_of(error) != 409:
+        return []
+    body = getattr(error, "body", None)
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    try:
+        causes = ((json.loads(body or "") or {}).get("details") or {}).get("causes") or []
+    except (TypeError, ValueError, AttributeError):
+        return []
+    found = []
+    for cause in causes if isinstance(causes, list) else []:
+        # A StatusCause's type is "reason" in JSON (Go's field Type is tagged json:"reason").
+        if isinstance(cause, dict) and cause.get("reason") == "FieldManagerConflict":
+            manager = re.search(r'conflict with "([^"]*)"', str(cause.get("message", "")))
+            found.append(
+                (manager.group(1) if manager else str(cause.get("message", "")), str(cause.get("field", "")))
+            )
+    return found
+
+
 def transient(error: BaseException, conflict: bool = False) -> bool:
     """Whether sending the same request again can succeed. Every request this module sends is
     safe to repeat: reads, server-side applies (declarative: the same body gives the same object)
     and deletes bound to a uid and resourceVersion. A 409 is transient only where ``conflict``:
-    for an apply (kube-apiserver's optimistic concurrency, cured by trying again), not for a
-    delete whose preconditions no longer hold. A kind just installed but not yet served (see
-    :func:`unserved`) is transient too."""
+    for an apply whose object changed under it (kube-apiserver's optimistic concurrency, cured by
+    trying again), never for a conflict with another field manager (the same apply meets the same
+    owner again), nor for a delete whose preconditions no longer hold. A kind just installed but
+    not yet served (see :func:`unserved`) is transient too."""
     status = status_of(error)
     return (
         transport_error(error)
         or status in TRANSIENT_STATUSES
-        or (conflict and status == 409)
+        or (conflict and status == 409 and not field_conflicts(error))
         or unserved(error)
     )
 
@@ -228,6 +258,30 @@ def _ownership(obj: JSON) -> list[tuple[str, str, str, str]]:
     )
 
 
+def owned_by(obj: JSON) -> str:
+    """Who the live object says owns it: a Helm release (the annotations and label Helm writes), the
+    collection's labels it carries, and the field managers of its managedFields."""
+    meta = obj.get("metadata") or {}
+    labels = meta.get("labels") or {}
+    annotations = meta.get("annotations") or {}
+    parts = []
+    release = annotations.get(HELM_RELEASE_NAME)
+    if release or labels.get(LABEL_MANAGED_BY) == "Helm":
+        namespace = annotations.get(HELM_RELEASE_NAMESPACE)
+        name = f"{namespace}/{release}" if namespace and release else release or "(no release annotation)"
+        parts.append(f"Helm release {name}")
+    shown_labels = [f"{k}={labels[k]}" for k in (LABEL_MANAGED_BY, LABEL_SET, LABEL_MEMBER) if k in labels]
+    parts.append(f"labels {', '.join(shown_labels)}" if shown_labels else "none of the set's labels")
+    managers: list[str] = []
+    for entry in meta.get("managedFields") or []:
+        how = ", ".join(str(entry[k]) for k in ("operation", "subresource") if entry.get(k))
+        manager = f"{entry.get('manager', '')} ({how})" if how else str(entry.get("manager", ""))
+        if manager not in managers:
+            managers.append(manager)
+    parts.append(f"field managers {', '.join(managers)}" if managers else "no field managers")
+    return "; ".join(parts)
+
+
 def differs(live: JSON, after: JSON) -> bool:
     # Unmasked: a Secret whose values alone changed is a write too.
     return _bare(live) != _bare(after) or _ownership(live) != _ownership(after)
@@ -255,6 +309,8 @@ class Item:
     before: JSON = field(default_factory=dict)
     after: JSON = field(default_factory=dict)
     checked: bool = True  # False: reported from the definition alone, without a dry run
+    adopt: bool = False  # named in the adoption list: may be taken over from another owner
+    force: bool = False  # applied with force_conflicts: an adopted object taken over in this run
 
     def entry(self) -> JSON:
         return {
@@ -303,8 +359,12 @@ class SetApplier:
     """Applies one labelled set through a kubernetes.core K8SClient and prunes what left it.
 
     ``params`` are the module's: ``set``, ``member`` (None: a set the members of a cluster share),
-    ``namespace``, ``create_namespace``, ``objects``, ``prune_kinds``, ``parallel``, ``retries``,
-    ``request_timeout``.
+    ``namespace``, ``create_namespace``, ``objects``, ``adopt``, ``adopt_variable``, ``ownership_only``,
+    ``prune_kinds``, ``parallel``, ``retries``, ``request_timeout``.
+
+    A live object of the set's kind and name that does not carry the set's labels, or carries another
+    set's or member's, is refused before anything is written, unless ``adopt`` names it. Only the
+    apply that takes an adopted object over forces conflicts with other field managers.
 
     Every request goes through :meth:`_call`: one that fails transiently is sent again (see
     :func:`retrying`); once one has failed after every retry, the API server counts as gone and
@@ -326,6 +386,9 @@ class SetApplier:
         self.retries = RETRIES if retries is None else int(retries)
         self.timeout = float(params.get("request_timeout") or REQUEST_TIMEOUT)
         self.gone: Unreachable | None = None
+        self.adopt = params.get("adopt") or []
+        # The variable the user names objects for adoption in, as messages name it.
+        self.adopt_variable = str(params.get("adopt_variable") or "adopt")
 
     # -- naming -------------------------------------------------------------------------
 
@@ -412,7 +475,10 @@ class SetApplier:
             if key in seen:
                 problems.append(f"{where}: {key} is given twice")
             seen.add(key)
-            items.append(Item(key, obj["apiVersion"], obj, resource))
+            items.append(Item(key, obj["apiVersion"], obj, resource, adopt=ref(obj) in self.adopt))
+        problems += adoption_problems(
+            self.adopt, [i.definition for i in items], self.adopt_variable, "the set"
+        )
         if problems:
             raise ApplySetError(problems)
         return items
@@ -483,9 +549,9 @@ class SetApplier:
             name=item.key.name,
             namespace=item.key.namespace or None,
             field_manager=MANAGED_BY,
-            # The set is the collection's: take over fields another manager (kubectl, an older
-            # Helm release) set, rather than fail on the conflict.
-            force_conflicts=True,
+            # Never take fields over from another manager, except in the apply that adopts an object
+            # the inventory names (force is only ever set then).
+            force_conflicts=item.force,
             serialize=False,
             _request_timeout=self.timeout,
         )
@@ -546,9 +612,51 @@ class SetApplier:
                 found[Key(item.key.kind, meta.get("namespace") or "", meta["name"])] = obj
         return found
 
-    def dry_run(self, items: list[Item], namespace_exists: bool) -> None:
+    def foreign(self, obj: JSON) -> bool:
+        """Whether a live object is not the set's: it lacks one of the set's labels, or carries
+        another set's or member's (a member label on an object of a set the members share)."""
+        labels = (obj.get("metadata") or {}).get("labels") or {}
+        if any(labels.get(k) != v for k, v in self.labels.items()):
+            return True
+        return LABEL_MEMBER not in self.labels and LABEL_MEMBER in labels
+
+    def owned(self, items: list[Item], current: dict[Key, JSON]) -> None:
+        """Refuse every desired object whose live namesake is not the set's, unless it is adopted;
+        an adopted one is taken over (forced) by this run. Read-only: nothing is sent."""
+        problems = []
+        for item in items:
+            live = current.get(item.key)
+            if live is None or not self.foreign(live):
+                continue
+            if item.adopt:
+                item.force = True
+                continue
+            problems.append(
+                f"{item.key}: exists and is not the set's ({owned_by(live)}); it is left as it is. "
+                f"To let the set take it over, add {ref(item.definition)} to {self.adopt_variable}"
+            )
+        if problems:
+            raise ApplySetError([*problems, "nothing of the set was written"])
+
+    def refusal(self, item: Item, error: BaseException) -> str:
+        """Why the server refused an apply, naming the field managers of a conflict."""
+        conflicts = field_conflicts(error)
+        if not conflicts:
+            return f"{item.key}: {api_message(error)}"
+        managers = ", ".join(sorted({conflict[0] for conflict in conflicts}))
+        fields = ", ".join(sorted({conflict[1] for conflict in conflicts if conflict[1]}))
+        return (
+            f"{item.key}: conflicts with field manager {managers} over {fields or 'fields the set sets'}: "
+            "the set never takes fields over from another manager. Undo that change, or add "
+            f"{ref(item.definition)} to {self.adopt_variable} to take the fields over"
+        )
+
+    def dry_run(
+        self, items: list[Item], namespace_exists: bool, current: dict[Key, JSON] | None = None
+    ) -> None:
         """Decide created/updated/unchanged for every item, with the server's answer as `after`."""
-        current = self.live([i for i in items if namespace_exists or not i.key.namespace])
+        if current is None:
+            current = self.live([i for i in items if namespace_exists or not i.key.namespace])
         problems: dict[Key, str] = {}
         unserved: set[str] = set()
         sent: list[Item] = []
@@ -568,11 +676,18 @@ class SetApplier:
 
         def check(item: Item) -> None:
             try:
-                item.after = self._apply(item, dry_run=True)
+                try:
+                    item.after = self._apply(item, dry_run=True)
+                except DynamicApiError as e:
+                    # An adopted object whose fields another manager holds: adopting it takes them.
+                    if not (item.adopt and not item.force and field_conflicts(e)):
+                        raise
+                    item.force = True
+                    item.after = self._apply(item, dry_run=True)
             except Unreachable:
                 return  # self.gone says it once, below
             except (DynamicApiError, ValueError) as e:
-                problems[item.key] = f"{item.key}: {api_message(e)}"
+                problems[item.key] = self.refusal(item, e)
                 return
             before = current.get(item.key)
             if before is None:
@@ -628,7 +743,7 @@ class SetApplier:
             except Unreachable:
                 refused[item.key] = f"{item.key}: not applied"
             except (DynamicApiError, ValueError) as e:
-                refused[item.key] = f"{item.key}: {api_message(e)}"
+                refused[item.key] = self.refusal(item, e)
 
         if not self.check_mode:
             self._each(apply, [i for i in items if i.verdict != "unchanged"])
@@ -730,6 +845,11 @@ class SetApplier:
     def run(self) -> JSON:
         items = self.desired()
         prune = self.prune_resources()
+        # Before anything is written: a namespace that does not exist yet lists nothing.
+        current = self.live(items)
+        self.owned(items, current)
+        if self.params.get("ownership_only"):
+            return self.result()
         namespace, exists = self.namespace_item(items)
         if namespace is not None:
             # The objects can only be validated inside their namespace, so a real run creates it
@@ -737,7 +857,7 @@ class SetApplier:
             self.dry_run([namespace], namespace_exists=True)
             self.write([namespace])
             exists = not self.check_mode
-        self.dry_run(items, exists)
+        self.dry_run(items, exists, current)
         self.write(items)
         # Only now: a failed apply above leaves every object of the set in place.
         self.prune(prune, items)

@@ -15,12 +15,24 @@ description:
   - Brings one labelled set of objects (a member's Ingresses, its cluster entrypoint Service, the
     ClusterIssuers of a cluster) to the desired state with one client and one API discovery.
   - Every object gets the set's labels C(app.kubernetes.io/managed-by=binder.ingress),
-    C(binder.ingress/set=<set>) and, with O(member), C(binder.ingress/member=<member>). An object that
-    already carries one of them with another value is refused.
-  - First a server-side dry run of every object (server-side apply with C(dryRun=All), field manager
-    C(binder.ingress), conflicts forced), compared with the object in the cluster. An object is written
-    when the server would change it, and only then. Any object the server refuses fails the task before
-    anything is written, each refusal named.
+    C(binder.ingress/set=<set>) and, with O(member), C(binder.ingress/member=<member>). An object whose
+    definition carries one of them with another value is refused.
+  - The set changes only what it owns. First the objects of the set's kinds are listed (one read per
+    kind). An object that already exists under the name of a desired one but lacks the set's labels
+    (made by Helm, kubectl or another tool), or carries another set's or another member's, is refused
+    unless O(adopt) names it. The task then fails before anything is written, naming each refused
+    object, who owns it (its labels, the Helm release of its C(meta.helm.sh/release-name) and
+    C(meta.helm.sh/release-namespace) annotations, its field managers) and the variable that adopts it
+    (O(adopt_variable)). Refused objects are left exactly as they are.
+  - Then a server-side dry run of every object (server-side apply with C(dryRun=All), field manager
+    C(binder.ingress)), compared with the object in the cluster. An object is written when the server
+    would change it, and only then. Any object the server refuses fails the task before anything is
+    written, each refusal named.
+  - Conflicts with other field managers are never forced, except to take over an object O(adopt) names.
+    A field that another manager (C(kubectl edit), a Helm release, another controller) set to another
+    value fails the task, naming the manager and the fields. An adopted object is applied with conflicts
+    forced when it is not the set's yet, or when another manager holds fields it sets; from then on it
+    carries the set's labels.
   - Then one server-side apply of each object that differs. Every one is sent, even after a refusal
     (the dry run accepted them all, so a refusal here is a race or a fault); the task then fails naming
     each refused object, and nothing is pruned.
@@ -32,13 +44,14 @@ description:
   - With O(create_namespace), a missing O(namespace) is created first, bare (no labels). An existing
     namespace is never changed, and a namespace is never pruned.
   - A request that fails in a way a second try can cure (no answer, a lost connection, a timeout after
-    O(request_timeout), or the statuses 429, 500, 502, 503 and 504; for a dry run or an apply also 409)
-    is sent again up to O(retries) times, after 0.5, 1, 2, 4, 8, 8... seconds or the server's
-    C(Retry-After). Each request is safe to repeat (reads, server-side applies, deletions bound to a uid
-    and resourceVersion). A deletion refused because the object changed since it was listed reads it
-    again and deletes it as it is now, if it still carries the set's labels. Once a request has failed
-    after every retry, the module sends nothing more and fails, naming the set, the member, the object
-    and the step; nothing is pruned then.
+    O(request_timeout), or the statuses 429, 500, 502, 503 and 504; for a dry run or an apply also a 409
+    of optimistic concurrency, never a conflict with another field manager) is sent again up to
+    O(retries) times, after 0.5, 1, 2, 4, 8, 8... seconds or the server's C(Retry-After). Each
+    request is safe to repeat (reads, server-side applies, deletions bound to a uid and resourceVersion).
+    A deletion refused because the object changed since it was listed reads it again and deletes it as
+    it is now, if it still carries the set's labels. Once a request has failed after every retry, the
+    module sends nothing more and fails, naming the set, the member, the object and the step; nothing
+    is pruned then.
 options:
   set:
     description:
@@ -73,6 +86,29 @@ options:
     type: list
     elements: dict
     required: true
+  adopt:
+    description:
+      - Existing objects the set may take over although something else made them, each as C(Kind/name),
+        for example V(Ingress/jupyterhub) or V(ClusterIssuer/letsencrypt-prod). A namespaced kind is in
+        O(namespace).
+      - Each entry must name one of O(objects). An adopted object gets the set's labels, and is pruned
+        like the set's other objects once it leaves O(objects).
+    type: list
+    elements: str
+    default: []
+  adopt_variable:
+    description:
+      - The name of the inventory variable that lists the objects to adopt, as messages name it (the
+        roles pass theirs, for example V(binder_adopt)).
+    type: str
+    default: adopt
+  ownership_only:
+    description:
+      - Only list the live objects and refuse those the set does not own (see the description); send no
+        dry run and no write, create no namespace, prune nothing. The binder role runs this for every set
+        of a member before the member's first write.
+    type: bool
+    default: false
   prune_kinds:
     description:
       - The kinds of object the set is made of, whose labelled objects are deleted when they are not in
@@ -156,9 +192,20 @@ EXAMPLES = r"""
     create_namespace: true
     objects: "{{ cluster_entrypoint_objects }}"
 
-- name: Apply the ClusterIssuers every member of the cluster shares
+- name: Apply the ClusterIssuers every member of the cluster shares, taking over one made by hand
   binder.ingress.apply_set:
     objects: "{{ cert_manager_objects }}"
+    adopt:
+      - ClusterIssuer/letsencrypt-prod
+    adopt_variable: cert_manager_adopt
+
+- name: Check, without writing, that the member owns every live object of its Ingress set
+  binder.ingress.apply_set:
+    set: ingresses
+    member: gesis
+    namespace: gesis
+    objects: "{{ binder_ingresses_objects }}"
+    ownership_only: true
 """
 
 RETURN = r"""
@@ -241,6 +288,9 @@ def argspec() -> dict[str, Any]:
         namespace=dict(type="str"),
         create_namespace=dict(type="bool", default=False),
         objects=dict(type="list", elements="dict", required=True),
+        adopt=dict(type="list", elements="str", default=[]),
+        adopt_variable=dict(type="str", default="adopt"),
+        ownership_only=dict(type="bool", default=False),
         parallel=dict(type="int", default=8),
         retries=dict(type="int", default=5),
         request_timeout=dict(type="float", default=30.0),

@@ -34,12 +34,18 @@ def check_member(name: str, member: t.Any) -> str:
     return member
 
 
+# Fields of a role's `keys` that its apply step names (apply_set's adopt_variable: the variable that lists
+# the objects to adopt), not a builder's input: accepted, and left out of what the builder gets.
+APPLY_FIELDS = frozenset({"adopt"})
+
+
 def check_keys(name: str, member: str, keys: t.Any, fields: Mapping[str, str]) -> dict[str, str]:
     """The keys= argument: known input fields to non-empty variable names."""
     if keys is None:
         return {}
     if not isinstance(keys, Mapping):
         raise AnsibleFilterError(f"{name}: member {member}: option keys must be a mapping, got {kind(keys)}")
+    keys = {field: variable for field, variable in keys.items() if field not in APPLY_FIELDS}
     for field, variable in keys.items():
         if field not in fields:
             raise AnsibleFilterError(

@@ -72,6 +72,30 @@ def api_error(cls: type, status: int, message: str) -> Exception:
     return error
 
 
+def field_conflict(manager: str, fields: list[str]) -> Exception:
+    """kube-apiserver's answer to a server-side apply that would change fields another manager holds."""
+    raw = ApiException(status=409, reason="Conflict")
+    causes = [
+        # As kube-apiserver writes a StatusCause: its type under the JSON name "reason".
+        {"reason": "FieldManagerConflict", "message": f'conflict with "{manager}" using v1', "field": f}
+        for f in fields
+    ]
+    message = f"Apply failed with {len(fields)} conflicts: " + "; ".join(c["message"] for c in causes)
+    raw.body = json.dumps(
+        {
+            "kind": "Status",
+            "status": "Failure",
+            "message": message,
+            "reason": "Conflict",
+            "code": 409,
+            "details": {"causes": causes},
+        }
+    )
+    raw.headers = {"Content-Type": "application/json"}
+    error: Exception = ConflictError(raw)
+    return error
+
+
 def path_not_served() -> Exception:
     """kube-apiserver's answer on a path it serves nothing on: a CRD in discovery whose handler
     does not serve it yet. Plain text, not a Status."""
@@ -103,13 +127,18 @@ class FakeResource:
         self.group_version, self.namespaced = KINDS[kind]
 
     def server_side_apply(self, **params: Any) -> Raw:
-        """Stores the body as the object (no defaulting) unless dry_run; refuses `refuse`."""
+        """Stores the body as the object (no defaulting) unless dry_run; refuses `refuse`, and
+        `conflicts` unless forced."""
         with self.cluster.lock:  # the module sends requests from several threads
             self.cluster.fail("dry run" if params.get("dry_run") else "apply", params["name"])
             self.cluster.applies.append((self.kind, params["name"], params.get("dry_run")))
+            if params.get("force_conflicts"):
+                self.cluster.forced.append((self.kind, params["name"], params.get("dry_run")))
             refused = self.cluster.refuse | (set() if params.get("dry_run") else self.cluster.refuse_write)
             if params["name"] in refused:
                 raise api_error(UnprocessibleEntityError, 422, f"{self.kind} {params['name']} is invalid")
+            if params["name"] in self.cluster.conflicts and not params.get("force_conflicts"):
+                raise field_conflict(*self.cluster.conflicts[params["name"]])
             obj = copy.deepcopy(params["body"])
             if params.get("dry_run") != "All":
                 self.cluster.objects = [
@@ -131,6 +160,9 @@ class FakeClient:
         self.deletes: list[dict[str, Any]] = []
         self.refuse: set[str] = set()
         self.refuse_write: set[str] = set()  # the dry run passes, the real apply is refused
+        # name -> (manager, fields): another field manager holds those fields (409 unless forced).
+        self.conflicts: dict[str, tuple[str, list[str]]] = {}
+        self.forced: list[tuple[str, str, str | None]] = []  # applies sent with force_conflicts
         # (request, name) -> what the next such requests raise, one each (an API fault).
         self.failures: dict[tuple[str, str], list[BaseException]] = {}
         self.failed: list[tuple[str, str]] = []
@@ -599,3 +631,153 @@ def test_documented_options_match_the_argument_spec() -> None:
     assert set(own["options"]["prune_kinds"]["suboptions"]) == set(spec["prune_kinds"]["options"])
     yaml.safe_load(apply_set.EXAMPLES)
     assert set(yaml.safe_load(apply_set.RETURN)) == {"created", "updated", "unchanged", "deleted"}
+
+
+# --- ownership: what the set may change, and adoption ----------------------------------------------
+
+
+def helm_made(name: str) -> dict[str, Any]:
+    """An Ingress exactly as Helm leaves it: its label, its release annotations, its field manager."""
+    obj = live("Ingress", name, {"app.kubernetes.io/managed-by": "Helm"})
+    obj["metadata"]["annotations"] = {
+        "meta.helm.sh/release-name": "jhub",
+        "meta.helm.sh/release-namespace": NS,
+    }
+    obj["metadata"]["managedFields"] = [{"manager": "helm", "operation": "Update", "fieldsV1": {}}]
+    return obj
+
+
+FOREIGN = {
+    "hand-made": (
+        lambda: {
+            **live("Ingress", "hand-made", None),
+            "metadata": {
+                **live("Ingress", "hand-made", None)["metadata"],
+                "managedFields": [{"manager": "kubectl-client-side-apply", "operation": "Update"}],
+            },
+        },
+        "none of the set's labels; field managers kubectl-client-side-apply (Update)",
+    ),
+    "other-member": (
+        lambda: live("Ingress", "other-member", labels("gesis-2")),
+        "labels app.kubernetes.io/managed-by=binder.ingress, binder.ingress/set=ingresses, "
+        "binder.ingress/member=gesis-2; no field managers",
+    ),
+    "other-set": (
+        lambda: live("Ingress", "other-set", labels(set_name="entrypoint")),
+        "labels app.kubernetes.io/managed-by=binder.ingress, binder.ingress/set=entrypoint, "
+        "binder.ingress/member=gesis",
+    ),
+    "jupyterhub": (
+        lambda: helm_made("jupyterhub"),
+        "Helm release gesis/jhub; labels app.kubernetes.io/managed-by=Helm; field managers helm (Update)",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FOREIGN))
+@pytest.mark.parametrize("check", [False, True], ids=["real", "check"])
+def test_a_live_object_the_set_does_not_own_is_refused_and_left_as_it_is(name: str, check: bool) -> None:
+    make, owner = FOREIGN[name]
+    client = FakeClient([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}}, make()])
+    before = copy.deepcopy(client.objects)
+    objects = [desired("Ingress", "new"), desired("Ingress", name)]
+    with pytest.raises(ApplySetError) as caught:
+        run(client, objects, check=check, adopt_variable="binder_adopt")
+    assert caught.value.problems[0].startswith(f"Ingress gesis/{name}: exists and is not the set's ("), caught
+    assert owner in caught.value.problems[0]
+    assert caught.value.problems[0].endswith(
+        f"it is left as it is. To let the set take it over, add Ingress/{name} to binder_adopt"
+    )
+    assert caught.value.problems[1:] == ["nothing of the set was written"]
+    # Refused on the list alone: not even a dry run of the others, no prune.
+    assert client.applies == [] and client.deletes == []
+    assert client.objects == before
+
+
+def test_a_member_label_on_a_shared_set_is_another_members() -> None:
+    issuer = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shared", "labels": labels()}}
+    client = FakeClient([dict(issuer, metadata=dict(issuer["metadata"], labels=labels(set_name="x")))])
+    with pytest.raises(ApplySetError, match=r"Namespace shared: exists and is not the set's .*member=gesis"):
+        run(client, [desired("Namespace", "shared")], set="x", member=None, namespace=None, prune_kinds=[])
+    assert client.applies == []
+
+
+@pytest.mark.parametrize("name", sorted(FOREIGN))
+def test_a_named_object_is_adopted_by_one_forced_apply_and_is_then_the_sets(name: str) -> None:
+    make = FOREIGN[name][0]
+    client = FakeClient([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}}, make()])
+    client.conflicts[name] = ("helm", [".spec.rules"])  # the old owner holds fields the set sets
+    objects = [desired("Ingress", "new"), desired("Ingress", name)]
+    result = run(client, objects, adopt=[f"Ingress/{name}"])
+    assert [o["name"] for o in result["updated"]] == [name]
+    # Only the adopted object, and only its dry run and apply, took fields over.
+    assert client.forced == [("Ingress", name, "All"), ("Ingress", name, None)]
+    assert next(o for o in client.objects if o["metadata"]["name"] == name)["metadata"]["labels"] == labels()
+
+    # Adopted: the next run, the name still listed, finds nothing to do and forces nothing.
+    del client.conflicts[name]
+    client.forced.clear()
+    again = run(client, objects, adopt=[f"Ingress/{name}"])
+    assert again["changed"] is False and client.forced == []
+
+
+def test_a_conflict_with_another_field_manager_is_an_error_naming_it_and_is_never_retried(
+    cluster: FakeClient, sleeps: list[float]
+) -> None:
+    # Someone changed binderhub with kubectl edit: kubectl now holds the fields the set would set back.
+    cluster.conflicts["binderhub"] = ("kubectl-edit", [".spec.x", ".metadata.annotations.a"])
+    objects = [desired("Ingress", "binderhub", labels=labels()) | {"spec": {"x": "new"}}]
+    with pytest.raises(ApplySetError) as caught:
+        run(cluster, objects, adopt_variable="binder_adopt")
+    assert caught.value.problems == [
+        "Ingress gesis/binderhub: conflicts with field manager kubectl-edit over .metadata.annotations.a, "
+        ".spec.x: the set never takes fields over from another manager. Undo that change, or add "
+        "Ingress/binderhub to binder_adopt to take the fields over"
+    ]
+    assert cluster.applies == [("Ingress", "binderhub", "All")] and sleeps == []
+    assert cluster.forced == [] and cluster.writes() == []
+    # Named for adoption, the set takes those fields over.
+    result = run(cluster, objects, adopt=["Ingress/binderhub"])
+    assert [o["name"] for o in result["updated"]] == ["binderhub"]
+    assert cluster.forced == [("Ingress", "binderhub", "All"), ("Ingress", "binderhub", None)]
+
+
+def test_only_a_conflict_of_concurrency_is_retried_for_an_apply() -> None:
+    assert _apply_set.transient(api_error(ConflictError, 409, "the object has been modified"), conflict=True)
+    assert not _apply_set.transient(field_conflict("helm", [".spec"]), conflict=True)
+    assert _apply_set.field_conflicts(field_conflict("helm", [".spec", ".x"])) == [
+        ("helm", ".spec"),
+        ("helm", ".x"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("adopt", "message"),
+    [
+        ("Ingress/a", r"binder_adopt: must be a list of Kind/name strings"),
+        (["Ingress"], r"binder_adopt\[0\]: 'Ingress' is not Kind/name"),
+        (["Ingress/a", 3], r"binder_adopt\[1\]: 3 is not Kind/name"),
+        (["Ingres/a"], r"binder_adopt\[0\]: 'Ingres/a': unknown kind Ingres, .*did you mean Ingress/a\?"),
+        (
+            ["Ingress/ab"],
+            r"binder_adopt\[0\]: 'Ingress/ab' names no object of the set; did you mean Ingress/a\?",
+        ),
+        (["Service/a"], r"binder_adopt\[0\]: 'Service/a' names no object of the set"),
+    ],
+)
+def test_a_bad_adoption_list_is_refused_naming_the_key_before_any_request(
+    cluster: FakeClient, adopt: Any, message: str
+) -> None:
+    with pytest.raises(ApplySetError, match=message):
+        run(cluster, [desired("Ingress", "a")], adopt=adopt, adopt_variable="binder_adopt")
+    assert cluster.applies == [] and cluster.deletes == []
+
+
+def test_ownership_only_reads_and_refuses_but_never_writes(cluster: FakeClient) -> None:
+    objects = [desired("Ingress", "binderhub"), desired("Ingress", "brand-new")]
+    result = run(cluster, objects, ownership_only=True)
+    assert result["changed"] is False and cluster.applies == [] and cluster.deletes == []
+    with pytest.raises(ApplySetError, match="Ingress gesis/hand-made: exists and is not the set's"):
+        run(cluster, [*objects, desired("Ingress", "hand-made")], ownership_only=True)
+    assert cluster.applies == [] and cluster.deletes == []
