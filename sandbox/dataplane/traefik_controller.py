@@ -257,4 +257,12 @@ class TraefikController:
             "access_log": (static.get("accessLog") or {}).get("filePath"),
             "static_config": str(self.traefik.static_file),
             "restarts": self.restarts,
+            # traefik's TMPDIR (the pod's /tmp), where its buffering middlewares spool bodies; the
+            # files there are unlinked at once (sandbox.dataplane.traefik_process.spool_bytes counts them).
+            "spool": {
+                "dir": str(self.traefik.spool.path),
+                "size_limit": setup.spool.size_limit if setup else None,
+                "memory": setup.spool.memory if setup else False,
+                "capped": self.traefik.spool.mounted,
+            },
         }
