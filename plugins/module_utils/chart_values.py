@@ -369,13 +369,13 @@ def client_limit_middleware(amount: int) -> JSON:
     }
 
 
-def spool_volume(tmp_limit: str) -> JSON:
+def spool_volume(tmp_limit: str | None) -> JSON:
     """The chart's ``deployment.tmpVolume``: /tmp as a tmpfs capped at ``tmp_limit``."""
     return {"emptyDir": {"medium": "Memory", "sizeLimit": tmp_limit}}
 
 
 def _check_client_max_requests(issues: Issues, key: str, value: object) -> None:
-    if not _is_int(value) or value < 1:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         issues.add(
             key, f"must be an integer of at least 1 (requests in flight per client address), got {value!r}"
         )
@@ -395,8 +395,9 @@ def _check_spool(
     spool = quantity_bytes(tmp_limit)
     # (the key to name, the body limit): all but a body's first MiB is spooled.
     bodies = [(k("tmp_size_limit"), BUFFERING_MIDDLEWARES[MIDDLEWARE_HUB])]
-    if _is_int(harbor_max_body_bytes) and int(str(harbor_max_body_bytes)) > 0:
-        bodies.append((k("harbor_max_body_bytes"), int(str(harbor_max_body_bytes))))
+    harbor = harbor_max_body_bytes
+    if isinstance(harbor, int) and not isinstance(harbor, bool) and harbor > 0:  # 0 streams: nothing spooled
+        bodies.append((k("harbor_max_body_bytes"), harbor))
     for key, limit in bodies:
         if limit - _MEM_BODY_BYTES >= spool:
             issues.add(

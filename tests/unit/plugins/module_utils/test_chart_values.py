@@ -452,7 +452,7 @@ def test_every_client_address_gets_a_share_of_the_requests_in_flight() -> None:
 
 
 def test_no_redirect_middleware_may_take_the_client_limits_name() -> None:
-    with pytest.raises(MemberError, match="traefik_redirect_middlewares.client-limit: .* defines itself"):
+    with pytest.raises(MemberError, match=r"traefik_redirect_middlewares\.client-limit: .* defines itself"):
         _traefik(redirect_middlewares={"client-limit": REDIRECT["redirect-beta-example-org"]})
 
 
