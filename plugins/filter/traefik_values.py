@@ -19,7 +19,8 @@ description:
     is pinned, only the Kubernetes Ingress provider and the file provider are on, and the file
     provider carries the C(harbor) (streaming), C(hub) and C(default) (buffering) middlewares, the
     C(client-limit) (requests in flight per client address) and C(hsts) (headers) middlewares of the
-    websecure entry point, traefik's TLS option C(default), plus the given redirect middlewares (the C(redirect_middlewares) of P(binder.ingress.member_state#filter)).
+    websecure entry point, traefik's TLS option C(default), plus the given redirect middlewares
+    (the C(redirect_middlewares) of P(binder.ingress.member_state#filter)).
   - O(overrides) is deep-merged last, so any chart value can still be set from the inventory.
   - Every problem in the input is reported at once, each naming the member and the inventory key.
 options:
