@@ -17,9 +17,10 @@ description:
   - Returns the values for the traefik chart 41.x that run the member's ingress controller.
   - The chart's Service is off (the member's cluster entrypoint replaces it), the IngressClass
     is pinned, only the Kubernetes Ingress provider and the file provider are on, and the file
-    provider carries the C(harbor) (streaming), C(hub) and C(default) (buffering) middlewares, the C(hsts) headers
-    middleware of the websecure entry point, traefik's TLS option C(default), plus the given
-    redirect middlewares (the C(redirect_middlewares) of P(binder.ingress.member_state#filter)).
+    provider carries the C(harbor) (streaming), C(hub) and C(default) (buffering) middlewares, the
+    C(client-limit) (requests in flight per client address) and C(hsts) (headers) middlewares of the
+    websecure entry point, traefik's TLS option C(default), plus the given redirect middlewares
+    (the C(redirect_middlewares) of P(binder.ingress.member_state#filter)).
   - O(overrides) is deep-merged last, so any chart value can still be set from the inventory.
   - Every problem in the input is reported at once, each naming the member and the inventory key.
 options:
@@ -27,8 +28,8 @@ options:
     description:
       - The settings, a mapping whose keys are the keyword arguments below other than O(member).
       - Keys are C(namespace) (required), C(entrypoint_name), C(ingress_class), C(replicas),
-        C(log_level), C(responding_timeout), C(resources), C(tls_min_version), C(tls_cipher_suites),
-        C(harbor_max_body_bytes), C(tmp_size_limit), C(ephemeral_storage_limit), C(http_redirect),
+        C(log_level), C(responding_timeout), C(client_max_requests), C(resources), C(tls_min_version),
+        C(tls_cipher_suites), C(harbor_max_body_bytes), C(tmp_size_limit), C(ephemeral_storage_limit), C(http_redirect),
         C(access_log_headers), C(access_log_query), C(hsts_max_age), C(hsts_include_subdomains),
         C(redirect_middlewares), C(overrides).
     type: dict
@@ -43,7 +44,8 @@ options:
         C(dict(namespace='binder_namespace')) when the namespace comes from C(binder_namespace).
       - Fields are the keys of O(_input) and C(member). A field not given is named by the traefik role's
         variable (C(traefik_namespace), C(traefik_entrypoint_service), C(traefik_ingress_class),
-        C(traefik_replicas), C(traefik_log_level), C(traefik_responding_timeout), C(traefik_resources),
+        C(traefik_replicas), C(traefik_log_level), C(traefik_responding_timeout), C(traefik_client_max_requests),
+        C(traefik_resources),
         C(traefik_tls_min_version), C(traefik_tls_cipher_suites), C(traefik_harbor_max_body_bytes),
         C(traefik_tmp_size_limit), C(traefik_ephemeral_storage_limit), C(traefik_http_redirect),
         C(traefik_access_log_headers), C(traefik_access_log_query), C(traefik_hsts_max_age),

@@ -18,6 +18,7 @@ import base64
 import binascii
 import copy
 import difflib
+import math
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -26,6 +27,7 @@ from ansible_collections.binder.ingress.plugins.module_utils import _names
 from ansible_collections.binder.ingress.plugins.module_utils.constants import (
     ENTRYPOINT_WEB,
     ENTRYPOINT_WEBSECURE,
+    MIDDLEWARE_CLIENT_LIMIT,
     MIDDLEWARE_DEFAULT,
     MIDDLEWARE_HARBOR,
     MIDDLEWARE_HSTS,
@@ -71,7 +73,7 @@ _BODY_LIMITS = {MIDDLEWARE_HARBOR: 0, MIDDLEWARE_HUB: 64_000_000, MIDDLEWARE_DEF
 # bodies (image layers, gigabytes) are streamed instead (traefik_harbor_max_body_bytes).
 BUFFERING_MIDDLEWARES: dict[str, int] = {name: _BODY_LIMITS[name] for name in TRAEFIK_MIDDLEWARES}
 # Every file-provider middleware the role defines itself: no redirect middleware may take these names.
-_OWN_MIDDLEWARES = frozenset({*BUFFERING_MIDDLEWARES, MIDDLEWARE_HSTS})
+_OWN_MIDDLEWARES = frozenset({*BUFFERING_MIDDLEWARES, MIDDLEWARE_HSTS, MIDDLEWARE_CLIENT_LIMIT})
 # An empty chain: a middleware that does nothing, so `harbor@file` exists and its bodies stream
 # (traefik refuses an empty `headers: {}` as "a standalone element"; a chain may be empty).
 _PASS_THROUGH: JSON = {"chain": {"middlewares": []}}
@@ -142,6 +144,7 @@ TRAEFIK_KEYS: Mapping[str, str] = {
     "replicas": "traefik_replicas",
     "log_level": "traefik_log_level",
     "responding_timeout": "traefik_responding_timeout",
+    "client_max_requests": "traefik_client_max_requests",
     "resources": "traefik_resources",
     "tls_min_version": "traefik_tls_min_version",
     "tls_cipher_suites": "traefik_tls_cipher_suites",
@@ -321,6 +324,104 @@ def _redirect_middlewares(issues: Issues, key: str, value: object) -> JSON:
     return result
 
 
+# --- What one client and all clients together can make traefik hold ---------------------------
+#
+# traefik's buffering middlewares (hub@file, default@file, harbor@file with a limit) keep the first
+# MiB of a request body, and of a response body, in memory and write the rest to an unlinked file in
+# /tmp: the spool. It is emptied only when the request ends. Counting requests cannot bound it for
+# all clients together: a count shared by every client (traefik keys inFlightReq by a header or by
+# address) would also count the hub's websockets, which hold a request for as long as a kernel
+# runs. So the spool gets a hard cap instead: /tmp is memory (a tmpfs the kubelet sizes to
+# traefik_tmp_size_limit), where a write past the cap fails ("no space left on device") and only
+# that request is refused (500). On a disk-backed emptyDir the same bytes would first fill the
+# node's disk, which the kubelet cannot even see (the files are unlinked), or get the pod evicted.
+
+# traefik's memRequestBodyBytes and memResponseBodyBytes (the buffering middleware's defaults).
+_MEM_BODY_BYTES = 1_048_576
+# What traefik needs beside the spool within its memory limit, since the spool is memory too.
+_HEAP_HEADROOM = 256 * 1024**2
+# The share of the memory left beside the spool that Go's soft limit (GOMEMLIMIT) may use, as the
+# chart's goMemLimitPercentage does for the whole limit (its default is 0.9).
+_GO_MEMORY_SHARE = 0.9
+# traefik groups IPv6 clients by their /64: one subscriber holds a whole /64, so counting single
+# addresses would give one client 2^64 shares.
+_IPV6_CLIENT_PREFIX = 64
+_QUANTITY_FACTORS = {
+    "": 1.0, "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15,
+    "Ki": 2.0**10, "Mi": 2.0**20, "Gi": 2.0**30, "Ti": 2.0**40, "Pi": 2.0**50,
+}  # fmt: skip
+
+
+def quantity_bytes(quantity: str) -> int:
+    """The bytes a Kubernetes quantity (already checked with ``_names.quantity``) stands for."""
+    number = quantity.rstrip("kmKMGTPi")
+    return int(float(number) * _QUANTITY_FACTORS[quantity[len(number) :]])
+
+
+def client_limit_middleware(amount: int) -> JSON:
+    """The websecure entry point's inFlightReq: at most ``amount`` requests in flight per client.
+
+    The client is the connection's source address (the entrypoint Service keeps it:
+    externalTrafficPolicy Local), never a header the client could set; IPv6 clients by /64.
+    """
+    return {
+        "inFlightReq": {
+            "amount": amount,
+            "sourceCriterion": {"ipStrategy": {"ipv6Subnet": _IPV6_CLIENT_PREFIX}},
+        }
+    }
+
+
+def spool_volume(tmp_limit: str | None) -> JSON:
+    """The chart's ``deployment.tmpVolume``: /tmp as a tmpfs capped at ``tmp_limit``."""
+    return {"emptyDir": {"medium": "Memory", "sizeLimit": tmp_limit}}
+
+
+def _check_client_max_requests(issues: Issues, key: str, value: object) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        issues.add(
+            key, f"must be an integer of at least 1 (requests in flight per client address), got {value!r}"
+        )
+
+
+def _check_spool(
+    issues: Issues, k: Any, tmp_limit: str | None, resources: Mapping[str, Any], harbor_max_body_bytes: object
+) -> float | None:
+    """Check that the spool's cap fits what it must hold and what holds it; return goMemLimitPercentage.
+
+    Every buffered body must fit in the spool, or no such upload could ever succeed; and the spool,
+    being memory, must leave traefik room within its memory limit. Go's soft limit is then set on the
+    memory beside the spool, so that the garbage collector works before the container is killed.
+    """
+    if tmp_limit is None:
+        return None
+    spool = quantity_bytes(tmp_limit)
+    # (the key to name, the body limit): all but a body's first MiB is spooled.
+    bodies = [(k("tmp_size_limit"), BUFFERING_MIDDLEWARES[MIDDLEWARE_HUB])]
+    harbor = harbor_max_body_bytes
+    if isinstance(harbor, int) and not isinstance(harbor, bool) and harbor > 0:  # 0 streams: nothing spooled
+        bodies.append((k("harbor_max_body_bytes"), harbor))
+    for key, limit in bodies:
+        if limit - _MEM_BODY_BYTES >= spool:
+            issues.add(
+                key,
+                f"a {limit}-byte body would not fit in traefik's /tmp of {tmp_limit} ({k('tmp_size_limit')}),"
+                " where all but its first MiB is spooled: no such upload could succeed",
+            )
+    memory_text = (resources.get("limits") or {}).get("memory")
+    if memory_text is None:
+        return None
+    memory = quantity_bytes(memory_text)
+    if memory < spool + _HEAP_HEADROOM:
+        issues.add(
+            f"{k('resources')}.limits.memory",
+            f"{memory_text} must be at least {k('tmp_size_limit')} ({tmp_limit}) plus 256Mi:"
+            " the spool in /tmp is memory (tmpfs) and counts against this limit",
+        )
+        return None
+    return math.floor(_GO_MEMORY_SHARE * (memory - spool) / memory * 100) / 100
+
+
 def traefik_values(
     *,
     member: str,
@@ -329,7 +430,8 @@ def traefik_values(
     ingress_class: str = "traefik",
     replicas: int = 2,
     log_level: str = "INFO",
-    responding_timeout: str = "600s",
+    responding_timeout: str = "180s",
+    client_max_requests: int = 500,
     resources: Mapping[str, Any] | None = None,
     tls_min_version: str = "1.2",
     tls_cipher_suites: Sequence[str] = MOZILLA_INTERMEDIATE_CIPHERS,
@@ -404,6 +506,8 @@ def traefik_values(
         issues, k("redirect_middlewares"), redirect_middlewares if redirect_middlewares is not None else {}
     )
     over = _overrides(issues, k("overrides"), overrides if overrides is not None else {})
+    _check_client_max_requests(issues, k("client_max_requests"), client_max_requests)
+    go_memory_share = _check_spool(issues, k, tmp_limit, checked_resources, harbor_max_body_bytes)
     issues.raise_if_any()
 
     limits = {**BUFFERING_MIDDLEWARES, MIDDLEWARE_HARBOR: harbor_max_body_bytes}
@@ -430,11 +534,16 @@ def traefik_values(
         }
         # On the entry point, so every router there (every TLS host) sends it, whatever its own middlewares.
         websecure_http["middlewares"] = [f"{MIDDLEWARE_HSTS}@file"]
+    # First on the entry point, so a client over its share is refused before any other work.
+    middlewares[MIDDLEWARE_CLIENT_LIMIT] = client_limit_middleware(client_max_requests)
+    websecure_http["middlewares"] = [
+        f"{MIDDLEWARE_CLIENT_LIMIT}@file",
+        *websecure_http.get("middlewares", []),
+    ]
     middlewares.update(copy.deepcopy(dict(extra)))
 
     values: JSON = {
-        # /tmp is where the buffering middlewares spool bodies: bounded, as is all the pod writes.
-        "deployment": {"replicas": replicas, "tmpVolume": {"emptyDir": {"sizeLimit": tmp_limit}}},
+        "deployment": {"replicas": replicas, "tmpVolume": spool_volume(tmp_limit)},
         "ingressClass": {"enabled": True, "isDefaultClass": True, "name": ingress_class},
         "providers": {
             "kubernetesIngress": {
@@ -471,8 +580,10 @@ def traefik_values(
             ENTRYPOINT_WEB: {"port": 80, **web_redirect},
             ENTRYPOINT_WEBSECURE: {
                 "port": 443,
-                **({"http": websecure_http} if websecure_http else {}),
-                # Long-lived websockets (notebook kernels) outlive traefik's 60 s default.
+                "http": websecure_http,
+                # readTimeout bounds the request line, headers and body together (traefik 3.7 has no
+                # separate header timeout); idleTimeout a keep-alive connection between requests.
+                # Neither cuts a websocket: the upgrade hands the connection over without deadlines.
                 "transport": {
                     "respondingTimeouts": {
                         "readTimeout": responding_timeout,
@@ -502,6 +613,8 @@ def traefik_values(
     values["resources"] = deep_merge(checked_resources, {"limits": {"ephemeral-storage": storage_limit}})
     if namespaced:
         values = deep_merge(values, _namespaced(namespace, ingress_class))
+    if go_memory_share is not None:
+        values["deployment"]["goMemLimitPercentage"] = go_memory_share
     return deep_merge(values, over)
 
 

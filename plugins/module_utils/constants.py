@@ -18,6 +18,7 @@ __all__ = [
     "LABEL_MEMBER",
     "LABEL_SET",
     "MANAGED_BY",
+    "MIDDLEWARE_CLIENT_LIMIT",
     "MIDDLEWARE_DEFAULT",
     "MIDDLEWARE_HARBOR",
     "MIDDLEWARE_HSTS",
@@ -52,6 +53,9 @@ MIDDLEWARE_HARBOR = "harbor"
 MIDDLEWARE_DEFAULT = "default"
 # The HSTS headers middleware the traefik role puts on its websecure entry point (every router there).
 MIDDLEWARE_HSTS = "hsts"
+# The inFlightReq middleware the traefik role puts on its websecure entry point: requests in flight
+# per client address.
+MIDDLEWARE_CLIENT_LIMIT = "client-limit"
 
 # traefik's entry points (the chart's `ports`): plain HTTP and HTTPS. The member's Ingresses are
 # pinned to websecure; only cert-manager's http01 solvers answer on web (allowACMEByPass).

@@ -17,6 +17,7 @@ listed in ``IGNORED`` with the reason they do not concern the traefik process.
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,7 @@ __all__ = [
     "HANDLED",
     "IGNORED",
     "ClusterAccess",
+    "Spool",
     "TraefikSetup",
     "ValuesError",
     "entrypoint_names",
@@ -101,6 +103,11 @@ HANDLED: frozenset[str] = frozenset(
         # service.enabled decides, as in the chart, whether the published service defaults
         # to the chart's own Service; the Service itself is not created (see IGNORED).
         "service.enabled",
+        # The pod's /tmp, where traefik spools buffered bodies: the process gets its own TMPDIR.
+        "deployment.tmpVolume.emptyDir.medium",
+        "deployment.tmpVolume.emptyDir.sizeLimit",
+        # With resources.limits.memory, the chart's GOMEMLIMIT for the container.
+        "deployment.goMemLimitPercentage",
     }
 )
 
@@ -158,6 +165,17 @@ class ClusterAccess:
 
 
 @dataclass(frozen=True)
+class Spool:
+    """The pod's /tmp (the chart's ``deployment.tmpVolume.emptyDir``), where traefik's buffering
+    middlewares spool bodies: the traefik process gets a directory of its own as its TMPDIR."""
+
+    # The emptyDir's sizeLimit in bytes (None: no limit).
+    size_limit: int | None = None
+    # medium Memory: a tmpfs of that size, where the kernel refuses writes past the limit.
+    memory: bool = False
+
+
+@dataclass(frozen=True)
 class TraefikSetup:
     """Everything the data plane needs to run traefik as the values describe."""
 
@@ -167,6 +185,9 @@ class TraefikSetup:
     entrypoints: dict[str, int] = field(default_factory=dict)
     # Entrypoint name -> its `port` in the values: the pod's container port.
     container_ports: dict[str, int] = field(default_factory=dict)
+    spool: Spool = field(default_factory=Spool)
+    # Environment the chart gives the container (GOMEMLIMIT).
+    env: dict[str, str] = field(default_factory=dict)
 
     @property
     def ingress_class_filter(self) -> str | None:
@@ -242,6 +263,46 @@ def _duration(value: Any, where: str) -> Any:
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise ValuesError(f"traefik values: {where}: expected seconds or a duration string, got {value!r}")
     return value
+
+
+_QUANTITY = re.compile(r"([0-9]+(?:\.[0-9]+)?)(m|k|Ki|Mi|Gi|Ti|Pi|M|G|T|P)?")
+_QUANTITY_FACTORS = {
+    None: 1, "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15,
+    "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50,
+}  # fmt: skip
+
+
+def _bytes(value: Any, where: str) -> int:
+    """A Kubernetes quantity (``1Gi``, ``512M``, a plain number of bytes) in bytes."""
+    match = _QUANTITY.fullmatch(str(value)) if isinstance(value, str | int) else None
+    if match is None or isinstance(value, bool):
+        raise ValuesError(f"traefik values: {where}: expected a Kubernetes quantity, got {value!r}")
+    return int(float(match.group(1)) * _QUANTITY_FACTORS[match.group(2)])
+
+
+def _spool(values: Mapping[str, Any]) -> Spool:
+    empty_dir = _get(values, "deployment.tmpVolume.emptyDir") or {}
+    medium = empty_dir.get("medium") or ""
+    if medium not in ("", "Memory"):
+        raise ValuesError(
+            f"traefik values: deployment.tmpVolume.emptyDir.medium: {medium!r} is not '' or Memory"
+        )
+    limit = empty_dir.get("sizeLimit")
+    size = _bytes(limit, "deployment.tmpVolume.emptyDir.sizeLimit") if limit not in (None, "") else None
+    return Spool(size_limit=size, memory=medium == "Memory")
+
+
+def _go_memory_limit(values: Mapping[str, Any]) -> dict[str, str]:
+    # The chart sets GOMEMLIMIT to that share of the container's memory limit, when it has one.
+    memory = _get(values, "resources.limits.memory")
+    share = _get(values, "deployment.goMemLimitPercentage")
+    if memory in (None, "") or not share:
+        return {}
+    if isinstance(share, bool) or not isinstance(share, int | float):
+        raise ValuesError(
+            f"traefik values: deployment.goMemLimitPercentage: expected a number, got {share!r}"
+        )
+    return {"GOMEMLIMIT": str(int(_bytes(memory, "resources.limits.memory") * share))}
 
 
 def _entrypoint(
@@ -468,4 +529,6 @@ def translate(
         dynamic=dynamic,
         entrypoints={name: ports[name] for name in names},
         container_ports=container_ports,
+        spool=_spool(values),
+        env=_go_memory_limit(values),
     )

@@ -333,4 +333,12 @@ class TraefikController:
                     }
                 }
             ),
+            # traefik's TMPDIR (the pod's /tmp), where its buffering middlewares spool bodies; the
+            # files there are unlinked at once (sandbox.dataplane.traefik_process.spool_bytes counts them).
+            "spool": {
+                "dir": str(self.traefik.spool.path),
+                "size_limit": setup.spool.size_limit if setup else None,
+                "memory": setup.spool.memory if setup else False,
+                "capped": self.traefik.spool.mounted,
+            },
         }

@@ -9,6 +9,7 @@ import os
 import shutil
 import signal
 import socket
+import subprocess
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -20,7 +21,7 @@ import yaml
 from sandbox.environ import local_env
 
 from .kube import Obj
-from .traefik_config import TraefikSetup
+from .traefik_config import Spool, TraefikSetup
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +141,67 @@ def serves_ingress(ingress: Obj, classes: set[str], class_filter: str | None) ->
     return annotation in ("", "traefik")
 
 
+class SpoolDir:
+    """The traefik process's TMPDIR, standing in for the pod's /tmp (the chart's tmpVolume).
+
+    traefik's buffering middlewares write there what does not fit in memory, in files they unlink
+    at once: only the open descriptors show them (:func:`spool_bytes`). Each start gets an empty
+    directory, as each pod gets a new emptyDir. With medium Memory and a sizeLimit, the kubelet
+    mounts a tmpfs of that size; so does the data plane, when it runs as root (mounting needs it),
+    and the kernel then refuses traefik's writes past the limit, as in the pod.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.mounted = False
+
+    def prepare(self, spool: Spool) -> None:
+        self.release()
+        shutil.rmtree(self.path, ignore_errors=True)
+        self.path.mkdir(mode=0o700)
+        if not (spool.memory and spool.size_limit):
+            return
+        if os.geteuid() != 0 or not shutil.which("mount"):
+            log.warning(
+                "traefik's /tmp is not capped at %d bytes: mounting a tmpfs needs root", spool.size_limit
+            )
+            return
+        result = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={spool.size_limit},mode=0700", "tmpfs", str(self.path)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            log.warning("traefik's /tmp is not capped: mount failed: %s", result.stderr.strip())
+            return
+        self.mounted = True
+
+    def release(self) -> None:
+        """Unmount the tmpfs (after traefik stopped; lazily, should anything still hold it)."""
+        if self.mounted or os.path.ismount(self.path):
+            subprocess.run(["umount", "--lazy", str(self.path)], capture_output=True, check=False)
+        self.mounted = False
+
+
+def spool_bytes(pid: int, spool_dir: Path) -> int:
+    """Bytes of the files process ``pid`` holds open in ``spool_dir``, unlinked ones included."""
+    total = 0
+    prefix = f"{spool_dir}/"
+    fd_dir = Path(f"/proc/{pid}/fd")
+    try:
+        fds = list(fd_dir.iterdir())
+    except OSError:
+        return 0
+    for fd in fds:
+        try:
+            if os.readlink(fd).startswith(prefix):
+                total += os.stat(fd).st_size
+        except OSError:
+            continue  # closed meanwhile
+    return total
+
+
 class Traefik:
     """One traefik process; restartable with a new configuration on the same ports."""
 
@@ -148,6 +210,7 @@ class Traefik:
         self.static_file = state_dir / "traefik-static.yaml"
         self.dynamic_file = state_dir / "traefik-dynamic.yaml"
         self.log_file = state_dir / "traefik.log"
+        self.spool = SpoolDir(state_dir / "traefik-tmp")
         self.process: asyncio.subprocess.Process | None = None
         self.setup: TraefikSetup | None = None
 
@@ -159,12 +222,14 @@ class Traefik:
         if setup.dynamic is not None:
             _write_private(self.dynamic_file, yaml.safe_dump(setup.dynamic, sort_keys=False))
         _write_private(self.static_file, yaml.safe_dump(setup.static, sort_keys=False))
+        self.spool.prepare(setup.spool)
         with self.log_file.open("ab") as log_handle:
             self.process = await asyncio.create_subprocess_exec(
                 traefik_binary(),
                 f"--configFile={self.static_file}",
-                # traefik's Kubernetes client prefers $KUBECONFIG over the endpoint configured here.
-                env=local_env(),
+                # traefik's Kubernetes client prefers $KUBECONFIG over the endpoint configured here;
+                # its temporary files go to its own /tmp.
+                env=local_env({**setup.env, "TMPDIR": str(self.spool.path)}),
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=log_handle,
                 stderr=asyncio.subprocess.STDOUT,
@@ -175,6 +240,7 @@ class Traefik:
     async def stop(self) -> None:
         process, self.process = self.process, None
         if process is None or process.returncode is not None:
+            self.spool.release()
             return
         process.send_signal(signal.SIGTERM)
         try:
@@ -182,6 +248,7 @@ class Traefik:
         except TimeoutError:
             process.kill()
             await process.wait()
+        self.spool.release()
         log.info("traefik stopped (pid %d)", process.pid)
 
     def _log_tail(self, lines: int = 15) -> str:

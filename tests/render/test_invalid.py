@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import yaml
 from ansible_collections.binder.ingress.plugins.module_utils.constants import (
+    MIDDLEWARE_CLIENT_LIMIT,
     MIDDLEWARE_DEFAULT,
     MIDDLEWARE_HARBOR,
     MIDDLEWARE_HSTS,
@@ -174,7 +175,14 @@ def test_a_long_redirect_host_names_the_middleware_traefik_defines(run: Run) -> 
     values = yaml.safe_load((out / "traefik-values.yaml").read_text(encoding="utf-8"))
     middlewares = values["providers"]["file"]["content"]["http"]["middlewares"]
     assert sorted(middlewares) == sorted(
-        [MIDDLEWARE_HUB, MIDDLEWARE_HARBOR, MIDDLEWARE_DEFAULT, MIDDLEWARE_HSTS, name]
+        [
+            MIDDLEWARE_HUB,
+            MIDDLEWARE_HARBOR,
+            MIDDLEWARE_DEFAULT,
+            MIDDLEWARE_HSTS,
+            MIDDLEWARE_CLIENT_LIMIT,
+            name,
+        ]
     )
     assert middlewares[name]["redirectRegex"]["replacement"] == "https://example.org${1}"
 

@@ -332,3 +332,6 @@ def test_the_sandbox_translates_every_rendered_traefik_values(rendered: Rendered
         assert timeouts["readTimeout"] and timeouts["idleTimeout"], f"{member}: {timeouts}"
         middlewares = setup.dynamic["http"]["middlewares"]
         assert set(TRAEFIK_MIDDLEWARES) <= set(middlewares), f"{member}: {sorted(middlewares)}"
+        # Every member's spool is a capped tmpfs; every client address has its share of requests.
+        assert setup.spool.memory and setup.spool.size_limit, f"{member}: {setup.spool}"
+        assert "inFlightReq" in middlewares["client-limit"], f"{member}: {sorted(middlewares)}"

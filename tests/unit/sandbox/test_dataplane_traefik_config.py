@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -20,11 +22,12 @@ from sandbox.dataplane.traefik_config import (
     HANDLED,
     IGNORED,
     ClusterAccess,
+    Spool,
     ValuesError,
     entrypoint_names,
     translate,
 )
-from sandbox.dataplane.traefik_process import free_port, traefik_binary
+from sandbox.dataplane.traefik_process import SpoolDir, free_port, spool_bytes, traefik_binary
 
 FIXTURE_CHART = Path(__file__).resolve().parents[3] / "tests" / "charts" / "traefik"
 
@@ -425,3 +428,53 @@ def test_namespaced_rbac_is_translated_as_the_chart_does() -> None:
     # The release's namespace first, then the listed ones; and no cluster-scoped lookups.
     assert ingress["namespaces"] == ["binder", "other"]
     assert ingress["disableClusterScopeResources"] is True
+
+
+@pytest.mark.parametrize(
+    ("empty_dir", "spool"),
+    [
+        ({}, Spool()),
+        ({"sizeLimit": "1Gi"}, Spool(size_limit=2**30)),
+        ({"medium": "Memory", "sizeLimit": "256Mi"}, Spool(size_limit=256 * 2**20, memory=True)),
+        ({"medium": "Memory", "sizeLimit": "500M"}, Spool(size_limit=500_000_000, memory=True)),
+    ],
+)
+def test_the_pods_tmp_volume_becomes_traefiks_spool(empty_dir: dict[str, Any], spool: Spool) -> None:
+    values = copy.deepcopy(ROLE_LIKE_VALUES)
+    values["deployment"]["tmpVolume"] = {"emptyDir": empty_dir}
+    assert _translate(values).spool == spool
+
+
+@pytest.mark.parametrize(
+    ("empty_dir", "words"),
+    [
+        ({"medium": "Disk"}, "medium: 'Disk'"),
+        ({"sizeLimit": "lots"}, "emptyDir.sizeLimit: expected a Kubernetes"),
+    ],
+)
+def test_a_tmp_volume_the_kubelet_would_refuse_fails(empty_dir: dict[str, Any], words: str) -> None:
+    values = copy.deepcopy(ROLE_LIKE_VALUES)
+    values["deployment"]["tmpVolume"] = {"emptyDir": empty_dir}
+    with pytest.raises(ValuesError, match=words):
+        _translate(values)
+
+
+def test_the_containers_go_memory_limit_is_the_charts() -> None:
+    values = copy.deepcopy(ROLE_LIKE_VALUES)
+    values["deployment"]["goMemLimitPercentage"] = 0.5
+    assert _translate(values).env == {"GOMEMLIMIT": str(2 * 2**30)}
+    del values["resources"]["limits"]["memory"]
+    assert _translate(values).env == {}
+
+
+def test_the_spool_counts_unlinked_files_the_process_holds_open(tmp_path: Path) -> None:
+    spool = SpoolDir(tmp_path / "spool")
+    spool.prepare(Spool())
+    assert spool.path.is_dir() and not spool.mounted
+    with tempfile.TemporaryFile(dir=spool.path) as held:  # unlinked at once, as traefik's are
+        held.write(b"x" * 300_000)
+        held.flush()
+        assert list(spool.path.iterdir()) == []
+        assert spool_bytes(os.getpid(), spool.path) == 300_000
+        assert spool_bytes(os.getpid(), tmp_path / "elsewhere") == 0
+    assert spool_bytes(os.getpid(), spool.path) == 0

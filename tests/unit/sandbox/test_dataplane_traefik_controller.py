@@ -14,7 +14,13 @@ from helm_secrets import make_helm_secret
 from sandbox.dataplane.kube import ApiAccess
 from sandbox.dataplane.traefik_config import TraefikSetup
 from sandbox.dataplane.traefik_controller import STANDARD_ENTRYPOINTS, TraefikController
-from sandbox.dataplane.traefik_process import PortReservations, TraefikError, serves_ingress, traefik_classes
+from sandbox.dataplane.traefik_process import (
+    PortReservations,
+    SpoolDir,
+    TraefikError,
+    serves_ingress,
+    traefik_classes,
+)
 
 DEFAULTS: dict[str, Any] = {
     "ports": {
@@ -40,6 +46,7 @@ class FakeTraefik:
     def __init__(self, state_dir: Path) -> None:
         self.log_file = state_dir / "traefik.log"
         self.static_file = state_dir / "traefik-static.yaml"
+        self.spool = SpoolDir(state_dir / "traefik-tmp")
         self.running = False
         self.pid: int | None = None
         self.started: list[TraefikSetup] = []

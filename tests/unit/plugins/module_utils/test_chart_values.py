@@ -52,9 +52,9 @@ TRAEFIK_KEYS: dict[str, set[str]] = {
         "metrics",
         "resources",
     },
-    "deployment": {"replicas", "tmpVolume"},
+    "deployment": {"replicas", "tmpVolume", "goMemLimitPercentage"},
     "deployment.tmpVolume": {"emptyDir"},
-    "deployment.tmpVolume.emptyDir": {"sizeLimit"},
+    "deployment.tmpVolume.emptyDir": {"medium", "sizeLimit"},
     "ingressClass": {"enabled", "isDefaultClass", "name"},
     "providers": {"kubernetesIngress", "kubernetesCRD", "kubernetesGateway", "file"},
     "providers.kubernetesIngress": {"enabled", "allowEmptyServices", "publishedService"},
@@ -110,7 +110,7 @@ def _traefik(**kwargs: Any) -> dict[str, Any]:
 
 
 def test_traefik_values_only_use_known_chart_keys() -> None:
-    values = _traefik(redirect_middlewares=REDIRECT, resources={"requests": {"cpu": "100m"}})
+    values = _traefik(redirect_middlewares=REDIRECT, resources={"limits": {"memory": "4Gi"}})
     assert _check_keys(values, TRAEFIK_KEYS) == []
 
 
@@ -135,7 +135,7 @@ def test_traefik_values_carry_the_seed_settings() -> None:
     }
     websecure = values["ports"]["websecure"]
     assert websecure["port"] == 443
-    assert websecure["transport"]["respondingTimeouts"] == {"readTimeout": "600s", "idleTimeout": "600s"}
+    assert websecure["transport"]["respondingTimeouts"] == {"readTimeout": "180s", "idleTimeout": "180s"}
     assert values["accessLog"]["enabled"] is True
     assert values["accessLog"]["fields"]["headers"] == {
         "defaultMode": "drop",
@@ -244,7 +244,7 @@ def test_traefik_overrides_are_merged_last() -> None:
     assert values["deployment"] == {
         "replicas": 5,
         "kind": "DaemonSet",
-        "tmpVolume": {"emptyDir": {"sizeLimit": "1Gi"}},
+        "tmpVolume": {"emptyDir": {"medium": "Memory", "sizeLimit": "1Gi"}},
     }
     assert values["log"] == {"level": "INFO", "format": "json"}
 
@@ -333,7 +333,7 @@ def test_every_https_answer_gets_hsts_for_a_year_without_subdomains_by_default()
     middlewares = values["providers"]["file"]["content"]["http"]["middlewares"]
     assert middlewares["hsts"] == {"headers": {"stsSeconds": 31536000, "stsIncludeSubdomains": False}}
     # On the websecure entry point: every router there, whatever middlewares its Ingress names.
-    assert values["ports"]["websecure"]["http"] == {"middlewares": ["hsts@file"]}
+    assert values["ports"]["websecure"]["http"] == {"middlewares": ["client-limit@file", "hsts@file"]}
 
 
 def test_hsts_is_configurable_and_can_be_turned_off() -> None:
@@ -342,7 +342,7 @@ def test_hsts_is_configurable_and_can_be_turned_off() -> None:
     assert headers == {"stsSeconds": 63072000, "stsIncludeSubdomains": True}
     off = _traefik(hsts_max_age=0)
     assert "hsts" not in off["providers"]["file"]["content"]["http"]["middlewares"]
-    assert "http" not in off["ports"]["websecure"]
+    assert off["ports"]["websecure"]["http"] == {"middlewares": ["client-limit@file"]}
 
 
 def test_the_logged_headers_and_query_are_configurable() -> None:
@@ -359,19 +359,101 @@ def test_the_logged_headers_and_query_are_configurable() -> None:
 
 
 def test_harbor_bodies_can_be_capped_instead_of_streamed() -> None:
-    middlewares = _traefik(harbor_max_body_bytes=10_000_000_000)["providers"]["file"]["content"]["http"][
+    middlewares = _traefik(harbor_max_body_bytes=500_000_000)["providers"]["file"]["content"]["http"][
         "middlewares"
     ]
-    assert middlewares[MIDDLEWARE_HARBOR] == {"buffering": {"maxRequestBodyBytes": 10_000_000_000}}
+    assert middlewares[MIDDLEWARE_HARBOR] == {"buffering": {"maxRequestBodyBytes": 500_000_000}}
 
 
-def test_traefiks_temporary_volume_and_ephemeral_storage_are_bounded() -> None:
-    values = _traefik(resources={"limits": {"memory": "1Gi"}})
-    assert values["deployment"]["tmpVolume"] == {"emptyDir": {"sizeLimit": "1Gi"}}
-    assert values["resources"] == {"limits": {"memory": "1Gi", "ephemeral-storage": "2Gi"}}
-    sized = _traefik(tmp_size_limit="4Gi", ephemeral_storage_limit="8Gi")
-    assert sized["deployment"]["tmpVolume"]["emptyDir"]["sizeLimit"] == "4Gi"
+def test_traefiks_spool_is_a_tmpfs_capped_at_its_size_limit() -> None:
+    # Memory, not disk: the kernel refuses a write past the cap (that request fails), where a disk
+    # emptyDir would fill the node (traefik unlinks its spool files, so the kubelet never sees them).
+    values = _traefik(resources={"limits": {"memory": "4Gi"}})
+    assert values["deployment"]["tmpVolume"] == {"emptyDir": {"medium": "Memory", "sizeLimit": "1Gi"}}
+    assert values["resources"] == {"limits": {"memory": "4Gi", "ephemeral-storage": "2Gi"}}
+    sized = _traefik(
+        tmp_size_limit="4Gi", ephemeral_storage_limit="8Gi", resources={"limits": {"memory": "6Gi"}}
+    )
+    assert sized["deployment"]["tmpVolume"]["emptyDir"] == {"medium": "Memory", "sizeLimit": "4Gi"}
     assert sized["resources"]["limits"]["ephemeral-storage"] == "8Gi"
+
+
+@pytest.mark.parametrize(
+    ("memory", "tmp", "share"),
+    [
+        # 90% of what the spool leaves, as a share of the whole limit (the chart multiplies it back).
+        ("4Gi", "1Gi", 0.67),
+        ("6Gi", "4Gi", 0.3),
+        ("2048Mi", "1536Mi", 0.22),
+        ("4G", "1Gi", 0.65),
+    ],
+)
+def test_gos_memory_limit_leaves_room_for_the_spool(memory: str, tmp: str, share: float) -> None:
+    values = _traefik(resources={"limits": {"memory": memory}}, tmp_size_limit=tmp)
+    assert values["deployment"]["goMemLimitPercentage"] == share
+
+
+def test_without_a_memory_limit_gos_limit_is_the_charts() -> None:
+    assert "goMemLimitPercentage" not in _traefik(resources={"requests": {"memory": "512Mi"}})["deployment"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "key", "words"),
+    [
+        # One hub body (64 MB) must fit, or no notebook of that size could ever be saved.
+        ({"tmp_size_limit": "60Mi"}, "traefik_tmp_size_limit", "64000000-byte body would not fit"),
+        (
+            {"harbor_max_body_bytes": 2_000_000_000},
+            "traefik_harbor_max_body_bytes",
+            "2000000000-byte body would not fit",
+        ),
+        # The spool is memory: the container's limit must hold it and traefik.
+        ({"resources": {"limits": {"memory": "1Gi"}}}, "traefik_resources.limits.memory", "plus 256Mi"),
+        (
+            {"resources": {"limits": {"memory": "3Gi"}}, "tmp_size_limit": "2900Mi"},
+            "traefik_resources.limits.memory",
+            "must be at least traefik_tmp_size_limit (2900Mi)",
+        ),
+        ({"client_max_requests": 0}, "traefik_client_max_requests", "at least 1"),
+        ({"client_max_requests": "many"}, "traefik_client_max_requests", "at least 1"),
+        ({"client_max_requests": True}, "traefik_client_max_requests", "at least 1"),
+    ],
+)
+def test_limits_that_do_not_fit_the_spool_are_refused(kwargs: dict[str, Any], key: str, words: str) -> None:
+    with pytest.raises(MemberError) as caught:
+        _traefik(**kwargs)
+    assert f"member m1: {key}: " in str(caught.value)
+    assert words in str(caught.value)
+
+
+def test_the_mapped_variable_is_named_for_the_spool_relation() -> None:
+    with pytest.raises(
+        MemberError, match=r"member m1: binder_tmp: a 64000000-byte body would not fit .* \(binder_tmp\)"
+    ):
+        _traefik(tmp_size_limit="10Mi", keys={"tmp_size_limit": "binder_tmp"})
+
+
+def test_every_client_address_gets_a_share_of_the_requests_in_flight() -> None:
+    values = _traefik(client_max_requests=40)
+    middlewares = values["providers"]["file"]["content"]["http"]["middlewares"]
+    # By the connection's source address (IPv6 by /64), never by a header a client could set.
+    assert middlewares["client-limit"] == {
+        "inFlightReq": {"amount": 40, "sourceCriterion": {"ipStrategy": {"ipv6Subnet": 64}}}
+    }
+    # First on the websecure entry point: a client over its share is refused before anything else.
+    assert values["ports"]["websecure"]["http"]["middlewares"][0] == "client-limit@file"
+    assert "middlewares" not in values["ports"]["web"].get("http", {})
+    assert (
+        _traefik()["providers"]["file"]["content"]["http"]["middlewares"]["client-limit"]["inFlightReq"][
+            "amount"
+        ]
+        == 500
+    )
+
+
+def test_no_redirect_middleware_may_take_the_client_limits_name() -> None:
+    with pytest.raises(MemberError, match=r"traefik_redirect_middlewares\.client-limit: .* defines itself"):
+        _traefik(redirect_middlewares={"client-limit": REDIRECT["redirect-beta-example-org"]})
 
 
 def test_the_http_redirect_can_be_turned_off() -> None:
