@@ -598,18 +598,21 @@ def check_issuers(
     issuers: Sequence[Mapping[str, Any]] | None,
     ingress_classes: Sequence[Mapping[str, Any]],
     ingress_class: str,
+    kind: str = "ClusterIssuer",
 ) -> list[Finding]:
-    """The member's ClusterIssuers exist, are Ready, and solve http01 through traefik's IngressClass.
+    """The member's issuers exist, are Ready, and solve http01 through traefik's IngressClass.
 
-    ``issuers`` None: the cluster does not serve ClusterIssuers (cert-manager's CRDs are missing).
+    ``kind`` is ClusterIssuer (the issuers a cluster's members share), or Issuer (a member that shares
+    its cluster has its own, in its namespace). ``issuers`` None: the cluster does not serve the kind
+    (cert-manager's CRDs are missing).
     """
     if issuers is None:
         return [
             Finding(
                 "issuer",
-                "ClusterIssuer",
+                kind,
                 "error",
-                "the cluster does not serve cert-manager.io/v1 ClusterIssuer (cert-manager's CRDs are missing)",
+                f"the cluster does not serve cert-manager.io/v1 {kind} (cert-manager's CRDs are missing)",
                 "converge with cert_manager_helm_enabled: true, or install cert-manager with crds.enabled",
             )
         ]
@@ -645,7 +648,7 @@ def check_issuers(
                     "issuer",
                     name,
                     "error",
-                    "the ClusterIssuer does not exist",
+                    f"the {kind} does not exist",
                     "converge: ansible-playbook site.yml",
                 )
             )

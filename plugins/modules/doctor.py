@@ -90,10 +90,16 @@ options:
     type: bool
     default: true
   cluster_issuers:
-    description: The names of the member's ClusterIssuers.
+    description: The names of the member's issuers (ClusterIssuers, or Issuers with O(issuer_namespace)).
     type: list
     elements: str
     default: []
+  issuer_namespace:
+    description:
+      - The namespace of the member's own Issuers, for a member that shares its cluster (C(binder_shared_cluster)).
+      - Empty (the default) for a member alone in its cluster, whose issuers are the cluster's ClusterIssuers.
+    type: str
+    default: ""
   ingresses:
     description:
       - The member's Ingresses as the model builds them (C(ingresses) of the P(binder.ingress.member_state#filter)
@@ -227,6 +233,7 @@ def argspec() -> dict[str, Any]:
         cert_manager_namespace=dict(type="str", default="cert-manager"),
         cert_manager_helm_enabled=dict(type="bool", default=True),
         cluster_issuers=dict(type="list", elements="str", default=[]),
+        issuer_namespace=dict(type="str", default=""),
         ingresses=dict(type="list", elements="dict", required=True),
         resolver=dict(type="str", default="system"),
         dns_timeout=dict(type="float", default=5.0),
@@ -380,9 +387,15 @@ def examine(module: Any, reader: Reader) -> tuple[list[_doctor.Finding], list[_d
     redirect = _doctor.check_redirect(traefik_values, f"{namespace}/{params['traefik_release']}")
     findings += redirect
 
-    issuers = reader.list("ClusterIssuer", "cert-manager.io/v1")
+    # A member that shares its cluster has Issuers of its own in its namespace; the others share the
+    # cluster's ClusterIssuers.
+    issuer_namespace = params.get("issuer_namespace") or None
+    issuer_kind = "Issuer" if issuer_namespace else "ClusterIssuer"
+    issuers = reader.list(issuer_kind, "cert-manager.io/v1", issuer_namespace)
     classes = reader.list("IngressClass", "networking.k8s.io/v1") or []
-    findings += _doctor.check_issuers(params["cluster_issuers"], issuers, classes, params["ingress_class"])
+    findings += _doctor.check_issuers(
+        params["cluster_issuers"], issuers, classes, params["ingress_class"], issuer_kind
+    )
 
     certificates = reader.list("Certificate", "cert-manager.io/v1")
     secrets = reader.list("Secret", "v1", namespace, field_selector="type=kubernetes.io/tls") or []

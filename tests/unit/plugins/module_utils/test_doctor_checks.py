@@ -184,6 +184,23 @@ def test_issuers_missing_not_ready_or_not_yet_seen() -> None:
     assert _doctor.check_issuers(["x"], None, [], "traefik")[0].severity == "error"  # no CRDs
 
 
+def test_a_shared_members_issuers_are_named_by_their_kind() -> None:
+    found = _doctor.check_issuers(["prod"], [], [TRAEFIK_CLASS], "traefik-alpha", "Issuer")
+    assert [(f.check, f.subject, f.detail) for f in found if f.severity == "error"] == [
+        (
+            "ingress-class",
+            "traefik-alpha",
+            "the IngressClass does not exist: no Ingress of the member is served",
+        ),
+        ("issuer", "prod", "the Issuer does not exist"),
+    ]
+    missing = _doctor.check_issuers(["prod"], None, [], "traefik-alpha", "Issuer")[0]
+    assert (
+        missing.detail
+        == "the cluster does not serve cert-manager.io/v1 Issuer (cert-manager's CRDs are missing)"
+    )
+
+
 def test_the_ingress_class_must_exist_and_be_traefiks() -> None:
     found = _doctor.check_issuers([], [], [NGINX_CLASS], "traefik")
     assert [(f.check, f.severity) for f in found] == [("ingress-class", "error")]

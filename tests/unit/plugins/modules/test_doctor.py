@@ -200,7 +200,9 @@ def helm_secret(version: int, status: str, web: dict[str, Any], **over: Any) -> 
     return {"kind": "Secret", **secret}
 
 
-def examined(secrets: list[dict[str, Any]]) -> tuple[dict[tuple[str, str], _doctor.Finding], Reader]:
+def examined(
+    secrets: list[dict[str, Any]], **params: Any
+) -> tuple[dict[tuple[str, str], _doctor.Finding], Reader]:
     module = SimpleNamespace(
         params=dict(
             member="gke-prod",
@@ -215,6 +217,7 @@ def examined(secrets: list[dict[str, Any]]) -> tuple[dict[tuple[str, str], _doct
             resolver="system",
             dns_timeout=1.0,
         )
+        | params
     )
     reader = Reader(secrets)
     findings, _rows = doctor.examine(module, reader)
@@ -250,3 +253,29 @@ def test_a_gzip_bomb_in_the_latest_record_is_an_error_of_the_release_not_a_crash
         "it decompresses to more than 32 MiB"
     )
     assert ("redirect", "ns/traefik") not in found  # no values to judge it by
+
+
+def test_a_member_that_shares_its_cluster_is_judged_by_its_own_issuers() -> None:
+    ingress_class = {
+        "kind": "IngressClass",
+        "metadata": {"name": "traefik-ns"},
+        "spec": {"controller": _doctor.TRAEFIK_CONTROLLER},
+    }
+    issuer = {
+        "kind": "Issuer",
+        "metadata": {"name": "letsencrypt-prod", "namespace": "ns"},
+        "spec": {"acme": {"solvers": [{"http01": {"ingress": {"ingressClassName": "traefik-ns"}}}]}},
+        "status": {"conditions": [{"type": "Ready", "status": "True", "reason": "ACMEAccountRegistered"}]},
+    }
+    # Another member's Issuer of the same name, in its own namespace, is not this member's.
+    other = {**issuer, "metadata": {"name": "letsencrypt-staging", "namespace": "other"}}
+    found, reader = examined(
+        [ingress_class, issuer, other],
+        ingress_class="traefik-ns",
+        cluster_issuers=["letsencrypt-prod", "letsencrypt-staging"],
+        issuer_namespace="ns",
+    )
+    assert found[("issuer", "letsencrypt-prod")].severity == "ok"
+    assert found[("issuer", "letsencrypt-staging")].detail == "the Issuer does not exist"
+    assert ("Issuer", "ns", {}) in reader.asked
+    assert not any(kind == "ClusterIssuer" for kind, _ns, _sel in reader.asked)
