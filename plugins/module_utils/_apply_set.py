@@ -184,16 +184,17 @@ def retrying(
     retries: int = RETRIES,
     conflict: bool = False,
     sleep: Callable[[float], None] | None = None,
+    stop: Callable[[BaseException], bool] | None = None,
 ) -> T:
     """``call()``, sent again after a backoff while it fails transiently, at most ``retries`` more
-    times; then :class:`Unreachable` naming ``what`` and the last failure. Any other failure is raised
-    as it is."""
+    times; then :class:`Unreachable` naming ``what`` and the last failure. Any other failure, and one
+    for which ``stop`` is true, is raised as it is."""
     started = time.monotonic()
     for attempt in range(retries + 1):
         try:
             return call()
         except Exception as e:
-            if not transient(e, conflict):
+            if not transient(e, conflict) or (stop is not None and stop(e)):
                 raise
             if attempt == retries:
                 raise Unreachable(
@@ -396,12 +397,19 @@ class SetApplier:
     def owner(self) -> str:
         return owner_of(self.params)
 
-    def _call(self, what: str, call: Callable[[], T], conflict: bool = False) -> T:
-        """One request, retried while it fails transiently; none once the API server is gone."""
+    def _call(
+        self,
+        what: str,
+        call: Callable[[], T],
+        conflict: bool = False,
+        stop: Callable[[BaseException], bool] | None = None,
+    ) -> T:
+        """One request, retried while it fails transiently (but for ``stop``); none once the API server
+        is gone."""
         if self.gone is not None:
             raise self.gone
         try:
-            return retrying(call, what, retries=self.retries, conflict=conflict)
+            return retrying(call, what, retries=self.retries, conflict=conflict, stop=stop)
         except Unreachable as e:
             self.gone = self.gone or e
             raise
@@ -577,7 +585,13 @@ class SetApplier:
             # list(): wait for every item, and raise here what a worker raised unexpectedly.
             list(pool.map(work, items))
 
-    def _list(self, resource: Any, namespace: str | None, label_selector: str | None = None) -> list[JSON]:
+    def _list(
+        self,
+        resource: Any,
+        namespace: str | None,
+        label_selector: str | None = None,
+        stop: Callable[[BaseException], bool] | None = None,
+    ) -> list[JSON]:
         """The objects of one kind (in ``namespace``, or cluster-wide), as plain JSON."""
         where = f" in namespace {namespace}" if namespace else ""
         listing = _json(
@@ -590,9 +604,32 @@ class SetApplier:
                     serialize=False,
                     _request_timeout=self.timeout,
                 ),
+                stop=stop,
             )
         )
         return list(listing.get("items") or [])
+
+    def _listed(self, items: list[Item], item: Item) -> list[JSON]:
+        """The live objects of ``item``'s kind and namespace. kubernetes.core keeps discovery in a
+        cache file per API server URL and user, which can name a kind the server does not serve (its
+        CRD was removed, or another cluster once had the same address): kube-apiserver then answers
+        the list with its plain 404. Discovery is then read afresh, once: a kind it no longer names
+        has no live objects (every item of that kind is then treated as not served); one it still
+        names is being installed, and its list is retried as any transient failure."""
+        namespace = item.key.namespace or None
+        try:
+            return self._list(item.resource, namespace, stop=unserved)
+        except DynamicApiError as e:
+            if not unserved(e):
+                raise
+        invalidate = getattr(getattr(self.client, "resources", None), "invalidate_cache", None)
+        if callable(invalidate):
+            self._call("discovery", invalidate)
+        resource = self._resource(item.key.kind, item.api_version)
+        for same in items:
+            if (same.key.kind, same.api_version) == (item.key.kind, item.api_version):
+                same.resource = resource
+        return [] if resource is None else self._list(resource, namespace)
 
     def live(self, items: list[Item]) -> dict[Key, JSON]:
         """The objects of the set's kinds as they are, one list per kind and namespace."""
@@ -605,7 +642,7 @@ class SetApplier:
             if scope in listed:
                 continue
             listed.add(scope)
-            for obj in self._list(item.resource, item.key.namespace or None):
+            for obj in self._listed(items, item):
                 meta = obj.get("metadata") or {}
                 obj.setdefault("kind", item.key.kind)
                 obj.setdefault("apiVersion", item.api_version)

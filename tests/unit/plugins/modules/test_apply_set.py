@@ -781,3 +781,57 @@ def test_ownership_only_reads_and_refuses_but_never_writes(cluster: FakeClient) 
     with pytest.raises(ApplySetError, match="Ingress gesis/hand-made: exists and is not the set's"):
         run(cluster, [*objects, desired("Ingress", "hand-made")], ownership_only=True)
     assert cluster.applies == [] and cluster.deletes == []
+
+
+class StaleDiscovery:
+    """kubernetes.core's cached discovery (a file per API server URL and user): it may name a kind
+    the server no longer serves, until invalidate_cache() reads discovery afresh."""
+
+    def __init__(self, client: FakeClient, stale: str) -> None:
+        self.client, self.stale, self.invalidated = client, stale, 0
+
+    def invalidate_cache(self) -> None:
+        self.invalidated += 1
+
+
+class StaleClient(FakeClient):
+    """A cluster without cert-manager whose cached discovery still names ClusterIssuer."""
+
+    def __init__(self, objects: list[dict[str, Any]]) -> None:
+        super().__init__(objects)
+        self.resources = StaleDiscovery(self, "ClusterIssuer")
+
+    def resource(self, kind: str, api_version: str) -> FakeResource:
+        if kind != self.resources.stale:
+            return super().resource(kind, api_version)
+        if self.resources.invalidated:
+            raise ResourceNotFoundError(f"no {kind}")
+        stale = FakeResource(self, "Namespace")  # cluster-scoped, as a ClusterIssuer
+        stale.kind, stale.group_version = kind, api_version
+        return stale
+
+    def get(self, resource: FakeResource, name: str | None = None, **params: Any) -> Any:
+        if resource.kind == self.resources.stale:
+            self.failed.append(("list", resource.kind))
+            raise path_not_served()
+        return super().get(resource, name, **params)
+
+
+@pytest.mark.parametrize("ownership_only", [True, False])
+def test_a_kind_only_a_stale_discovery_cache_names_is_read_afresh_once_not_retried(
+    ownership_only: bool,
+) -> None:
+    issuer = {"apiVersion": "cert-manager.io/v1", "kind": "ClusterIssuer", "metadata": {"name": "le"}}
+    client = StaleClient([])
+    params = dict(set="cluster-issuers", member=None, namespace=None, prune_kinds=[])
+    started = time.monotonic()
+    if ownership_only:
+        result = run(client, [issuer], ownership_only=True, **params)
+        assert result["changed"] is False
+    else:
+        with pytest.raises(ApplySetError, match=r"does not serve cert-manager\.io/v1 ClusterIssuer"):
+            run(client, [issuer], **params)
+    # One list, then discovery read afresh once: no retries of a kind the server does not serve.
+    assert client.failed == [("list", "ClusterIssuer")]
+    assert client.resources.invalidated == 1
+    assert time.monotonic() - started < 0.4
