@@ -363,9 +363,9 @@ def test_a_failing_member_leaves_the_other_converged(sandbox: Sandbox, tmp_path:
 
     assert run.rc != 0
     assert run.recap["broken"]["failed"] == 1, run.output[-4000:]
-    # It fails at its first step, naming itself, once the retries are spent.
+    # It fails at its first request, the read of its lock, naming itself, once the retries are spent.
     fatal = next(line for line in run.output.splitlines() if line.startswith("fatal: [broken]"))
-    assert "apply_set: set entrypoint of member broken: " in run.output, run.output[-4000:]
+    assert "lock of member broken: " in run.output, run.output[-4000:]
     assert "no answer from the API server" in run.output and "Connection refused" in run.output, fatal
     assert run.recap["good"]["failed"] == 0, run.output[-4000:]
     assert run.recap["good"]["changed"] > 0
