@@ -10,7 +10,10 @@ upgrade go from the last deployed revision. A pending record is forgotten only o
 than the Helm timeout: a younger one may belong to a Helm process that is still running (another
 converge, or one whose converge was killed), whose record must not be pulled from under it. Ages
 are measured on the API server's clock (its ``Date`` header), as the record's creation time is.
-Nothing here imports Ansible.
+
+The same read tells whether the release is current (:func:`release_current`): its latest revision is
+deployed with the chart and the values a converge would give it. Then Helm has nothing to do, and the
+converge does not start it. Nothing here imports Ansible.
 """
 
 from __future__ import annotations
@@ -28,15 +31,23 @@ from ansible_collections.binder.ingress.plugins.module_utils._apply_set import (
     retrying,
     status_of,
 )
+from ansible_collections.binder.ingress.plugins.module_utils._chart import Chart
+from ansible_collections.binder.ingress.plugins.module_utils._doctor import (
+    ReleaseRecordError,
+    decode_release_record,
+)
 from ansible_collections.binder.ingress.plugins.module_utils._member_lock import parse_time, shown
 
 with suppress(ImportError):
     from kubernetes.dynamic.exceptions import NotFoundError
 
-__all__ = ["PENDING", "PendingError", "forget_pending"]
+__all__ = ["PENDING", "PendingError", "forget_pending", "release_current"]
 
 JSON = dict[str, Any]
 PENDING = ("pending-install", "pending-upgrade", "pending-rollback")
+# The statuses of a revision that can be the latest: every older revision is superseded (or was
+# uninstalled with its history kept, which Helm treats as not installed).
+LATEST = ("deployed", "failed", "uninstalling", *PENDING)
 RELEASE_TYPE = "helm.sh/release.v1"
 
 
@@ -64,9 +75,12 @@ def forget_pending(
     check_mode: bool = False,
     retries: int = 5,
     clock: Callable[[], float] = time.time,
+    chart: Chart | None = None,
+    values: JSON | None = None,
 ) -> JSON:
     """Delete the release's pending records older than ``timeout`` seconds; keep the younger ones, each
-    with a warning. Returns ``forgotten`` and ``kept`` (revision, status, since) and ``warnings``."""
+    with a warning. Returns ``forgotten`` and ``kept`` (revision, status, since) and ``warnings``; with
+    ``chart``, also ``current`` and ``current_because`` (:func:`release_current` of ``values``)."""
     what = f"release {namespace}/{release}"
 
     def call(label: str, fn: Callable[[], Any]) -> Any:
@@ -78,13 +92,14 @@ def forget_pending(
         lambda: client.get(
             secrets,
             namespace=namespace,
-            label_selector=f"owner=helm,name={release},status in ({', '.join(PENDING)})",
+            label_selector=f"owner=helm,name={release},status in ({', '.join(LATEST)})",
             field_selector=f"type={RELEASE_TYPE}",
             serialize=False,
         ),
     )
     now = server_time(response, clock)
-    records = json.loads(response.data).get("items") or []
+    listed = json.loads(response.data).get("items") or []
+    records = [r for r in listed if ((r.get("metadata") or {}).get("labels") or {}).get("status") in PENDING]
     forgotten: list[JSON] = []
     kept: list[JSON] = []
     warnings: list[str] = []
@@ -129,4 +144,69 @@ def forget_pending(
             forgotten.pop()
             kept.append(entry)
             warnings.append(f"{what}: revision {entry['revision']} changed while it was forgotten: kept")
-    return {"forgotten": forgotten, "kept": kept, "warnings": warnings}
+    result: JSON = {"forgotten": forgotten, "kept": kept, "warnings": warnings}
+    if chart is not None:
+        if records:
+            result["current"], result["current_because"] = False, "a revision was pending"
+        else:
+            result["current"], result["current_because"] = release_current(
+                release, namespace, listed, chart, values or {}
+            )
+    return result
+
+
+def _chart_shown(chart: tuple[Any, Any, Any]) -> str:
+    return f"{chart[0]} {chart[1]} (app {chart[2] or 'none'})"
+
+
+def release_current(
+    release: str, namespace: str, records: list[JSON], chart: Chart, values: JSON
+) -> tuple[bool, str]:
+    """Whether Helm would change nothing: the latest of the release's ``records`` (its Secrets of the
+    statuses in LATEST) is deployed, and its record names this chart (name, version and appVersion) and
+    holds exactly ``values`` as the user-supplied values. Compared as kubernetes.core.helm compares them
+    (Python equality of the parsed values, so 1 and 1.0 are the same). The reason why not, or why so.
+
+    Only these fields of the one latest record are read, decoded within the doctor's size limit; a
+    record that cannot be read, or whose content disagrees with its labels, is never current."""
+    release_type = [
+        r
+        for r in records
+        if r.get("type") == RELEASE_TYPE and ((r.get("metadata") or {}).get("labels") or {})
+    ]
+    numbered: list[tuple[int, JSON]] = []
+    for record in release_type:
+        label = record["metadata"]["labels"].get("version")
+        if not isinstance(label, str) or not label.isdigit() or len(label) > 9:
+            return False, f"revision label {str(label)[:20]!r} is not a revision number"
+        numbered.append((int(label), record))
+    if not numbered:
+        return False, "not installed"
+    revision, latest = max(numbered, key=lambda n: n[0])
+    status = latest["metadata"]["labels"].get("status")
+    if status != "deployed":
+        return False, f"revision {revision} is {status}"
+    try:
+        content = decode_release_record(str((latest.get("data") or {}).get("release") or ""))
+    except ReleaseRecordError as e:
+        return False, f"the record of revision {revision} cannot be read: {e}"
+    if (content.get("name"), content.get("namespace"), content.get("version")) != (
+        release,
+        namespace,
+        revision,
+    ):
+        return False, f"the record of revision {revision} is not that revision's"
+    info = content.get("info")
+    if not isinstance(info, dict) or info.get("status") != "deployed":
+        return False, f"the record of revision {revision} is not deployed"
+    meta = (content.get("chart") or {}).get("metadata") if isinstance(content.get("chart"), dict) else None
+    if not isinstance(meta, dict):
+        return False, f"the record of revision {revision} names no chart"
+    said = (meta.get("name"), meta.get("version"), meta.get("appVersion") or "")
+    if said != (chart.name, chart.version, chart.app_version):
+        wanted = (chart.name, chart.version, chart.app_version)
+        return False, f"revision {revision} is chart {_chart_shown(said)}, not {_chart_shown(wanted)}"
+    config = content.get("config")
+    if (config if isinstance(config, dict) else {}) != json.loads(json.dumps(values)):
+        return False, f"revision {revision} has other values"
+    return True, f"revision {revision} is deployed with this chart and these values"

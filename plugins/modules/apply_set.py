@@ -261,98 +261,17 @@ deleted:
     - {kind: Ingress, api_version: networking.k8s.io/v1, namespace: gesis, name: grafana}
 """
 
-import base64
-import copy
-import traceback
-from contextlib import suppress
-from typing import Any
-
-from ansible_collections.binder.ingress.plugins.module_utils._apply_set import (
-    ApplySetError,
-    SetApplier,
-    api_message,
-    owner_of,
-    retrying,
-)
+from ansible_collections.binder.ingress.plugins.module_utils._runs import apply_set_spec, run_apply_set
 from ansible_collections.kubernetes.core.plugins.module_utils.ansiblemodule import AnsibleModule
-from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
-from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
 
 
-def argspec() -> dict[str, Any]:
-    args: dict[str, Any] = copy.deepcopy(AUTH_ARG_SPEC)
-    args.update(
-        set=dict(type="str"),
-        member=dict(type="str"),
-        namespace=dict(type="str"),
-        create_namespace=dict(type="bool", default=False),
-        objects=dict(type="list", elements="dict", required=True),
-        adopt=dict(type="list", elements="str", default=[]),
-        adopt_variable=dict(type="str", default="adopt"),
-        ownership_only=dict(type="bool", default=False),
-        parallel=dict(type="int", default=8),
-        retries=dict(type="int", default=5),
-        request_timeout=dict(type="float", default=30.0),
-        prune_kinds=dict(
-            type="list",
-            elements="dict",
-            default=[],
-            options=dict(kind=dict(type="str", required=True), api_version=dict(type="str", default="v1")),
-        ),
-    )
-    return args
-
-
-def hide_secret_values(module: Any, objects: list[Any]) -> None:
-    """Make every value of the Secrets in ``objects`` a no_log value: Ansible then masks it wherever
-    the result shows it, the invocation's copy of O(objects) at -vvv included (diffs mask their own)."""
-    for obj in objects:
-        if not isinstance(obj, dict) or obj.get("kind") != "Secret":
-            continue
-        for key in ("data", "stringData"):
-            values = obj.get(key)
-            for value in values.values() if isinstance(values, dict) else []:
-                if not isinstance(value, str) or not value:
-                    continue
-                module.no_log_values.add(value)
-                if key == "stringData":  # as the API returns it, in data
-                    module.no_log_values.add(base64.b64encode(value.encode()).decode())
-                else:
-                    with suppress(ValueError):  # not base64 or not text: nothing else to hide
-                        module.no_log_values.add(base64.b64decode(value, validate=True).decode())
-
-
 def main() -> None:
-    module = AnsibleK8SModule(module_class=AnsibleModule, argument_spec=argspec(), supports_check_mode=True)
-    # AnsibleK8SModule keeps no no_log values of its own: the AnsibleModule it wraps does.
-    hide_secret_values(module._module, module.params["objects"])
-    params = module.params
-    limits = {
-        "parallel": (params["parallel"] >= 1, "at least 1"),
-        "retries": (params["retries"] >= 0, "0 or more"),
-        "request_timeout": (params["request_timeout"] > 0, "more than 0"),
-    }
-    for key, (good, want) in limits.items():
-        if not good:
-            module.fail_json(msg=f"apply_set: {owner_of(params)}: {key} must be {want}, got {params[key]}")
-    applier = None
-    try:
-        # Discovery talks to the API server: it is retried like every other request.
-        client = retrying(
-            lambda: get_api_client(module), "connecting to the API server", retries=params["retries"]
-        )
-        applier = SetApplier(client, params, check_mode=module.check_mode, diff=module._diff)
-        result = applier.run()
-    except ApplySetError as e:
-        owner = applier.owner if applier else owner_of(params)
-        module.fail_json(msg=f"apply_set: {owner}: {e}", **e.result)
-    except Exception as e:  # the kubeconfig, the connection, the API: one place turns them into a failure
-        owner = applier.owner if applier else owner_of(params)
-        module.fail_json(msg=f"apply_set: {owner}: {api_message(e)}", exception=traceback.format_exc())
-    for warning in result.pop("warnings", []):
-        module.warn(warning)
-    module.exit_json(**result)
+    # The action plugin of the same name runs run_apply_set inside Ansible's worker; this is the module
+    # process's way in (ansible-doc, validate-modules, a run without the action).
+    run_apply_set(
+        AnsibleK8SModule(module_class=AnsibleModule, argument_spec=apply_set_spec(), supports_check_mode=True)
+    )
 
 
 if __name__ == "__main__":

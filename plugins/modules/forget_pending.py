@@ -22,6 +22,11 @@ description:
     is kept, with a warning that says from when it will be forgotten. Ages are measured on the API
     server's clock.
   - Only the records' names, revisions and statuses are returned, never their content.
+  - With O(chart_path), it also tells whether the release is current (RV(current)): no revision is
+    pending, and the latest one is deployed from a chart of the same name, version and appVersion as
+    the one at O(chart_path), with exactly O(values) as its user-supplied values (compared as
+    M(kubernetes.core.helm) compares them). Only that record is decoded, within 32 MiB. A playbook
+    then runs M(kubernetes.core.helm) only when the release is not current.
 options:
   release:
     description: Name of the Helm release.
@@ -41,6 +46,15 @@ options:
     description: How many more times a request that failed transiently is sent.
     type: int
     default: 5
+  chart_path:
+    description:
+      - A local chart (directory or C(.tgz)), the one a converge would install; RV(current) is returned
+        only with it.
+    type: path
+  values:
+    description: The values a converge would give the release (C(release_values) of M(kubernetes.core.helm)).
+    type: dict
+    default: {}
 extends_documentation_fragment:
   - kubernetes.core.k8s_auth_options
 attributes:
@@ -60,6 +74,17 @@ EXAMPLES = r"""
     release: traefik
     namespace: gesis
     timeout: 5m0s
+    chart_path: /srv/charts/traefik
+    values: "{{ traefik_values }}"
+  register: traefik_record
+
+- name: Install or upgrade traefik only when it is not current
+  kubernetes.core.helm:
+    release_name: traefik
+    release_namespace: gesis
+    chart_ref: /srv/charts/traefik
+    release_values: "{{ traefik_values }}"
+  when: not traefik_record.current
 """
 
 RETURN = r"""
@@ -86,62 +111,33 @@ kept:
   returned: always
   type: list
   elements: dict
+current:
+  description: Helm has nothing to do for this chart and these values (see O(chart_path)).
+  returned: when O(chart_path) is given
+  type: bool
+current_because:
+  description: Why the release is current, or why not (V(not installed), V(revision 3 has other values)).
+  returned: when O(chart_path) is given
+  type: str
+  sample: revision 3 is deployed with this chart and these values
 """
 
-import copy
-import traceback
-from typing import Any
-
-from ansible_collections.binder.ingress.plugins.module_utils import _names
-from ansible_collections.binder.ingress.plugins.module_utils._apply_set import api_message, retrying
-from ansible_collections.binder.ingress.plugins.module_utils._helm_pending import PendingError, forget_pending
+from ansible_collections.binder.ingress.plugins.module_utils._runs import (
+    forget_pending_spec,
+    run_forget_pending,
+)
 from ansible_collections.kubernetes.core.plugins.module_utils.ansiblemodule import AnsibleModule
-from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
-from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
 
 
-def argspec() -> dict[str, Any]:
-    args: dict[str, Any] = copy.deepcopy(AUTH_ARG_SPEC)
-    args.update(
-        release=dict(type="str", required=True),
-        namespace=dict(type="str", required=True),
-        timeout=dict(type="str", required=True),
-        retries=dict(type="int", default=5),
-    )
-    return args
-
-
 def main() -> None:
-    module = AnsibleK8SModule(module_class=AnsibleModule, argument_spec=argspec(), supports_check_mode=True)
-    params = module.params
-    what = f"forget_pending: release {params['namespace']}/{params['release']}"
-    try:
-        timeout = _names.duration_seconds(params["timeout"])
-    except ValueError as e:
-        module.fail_json(msg=f"{what}: timeout {params['timeout']!r}: {e}")
-    if params["retries"] < 0:
-        module.fail_json(msg=f"{what}: retries must be 0 or more, got {params['retries']}")
-    try:
-        client = retrying(
-            lambda: get_api_client(module), "connecting to the API server", retries=params["retries"]
+    # The action plugin of the same name runs run_forget_pending inside Ansible's worker; this is the module
+    # process's way in (ansible-doc, validate-modules, a run without the action).
+    run_forget_pending(
+        AnsibleK8SModule(
+            module_class=AnsibleModule, argument_spec=forget_pending_spec(), supports_check_mode=True
         )
-        result = forget_pending(
-            client,
-            release=params["release"],
-            namespace=params["namespace"],
-            timeout=timeout,
-            timeout_text=params["timeout"],
-            check_mode=module.check_mode,
-            retries=params["retries"],
-        )
-    except PendingError as e:
-        module.fail_json(msg=f"forget_pending: {e}")
-    except Exception as e:  # the kubeconfig, the connection, the API: one place turns them into a failure
-        module.fail_json(msg=f"{what}: {api_message(e)}", exception=traceback.format_exc())
-    for warning in result.pop("warnings"):
-        module.warn(warning)
-    module.exit_json(changed=bool(result["forgotten"]), **result)
+    )
 
 
 if __name__ == "__main__":

@@ -151,99 +151,19 @@ released:
   type: bool
 """
 
-import copy
-import socket
-import time
-import traceback
-from typing import Any
-
-from ansible_collections.binder.ingress.plugins.module_utils._apply_set import api_message, retrying
-from ansible_collections.binder.ingress.plugins.module_utils._member_lock import (
-    LockError,
-    MemberLock,
-    holder_alive,
-    shown,
-)
+from ansible_collections.binder.ingress.plugins.module_utils._runs import member_lock_spec, run_member_lock
 from ansible_collections.kubernetes.core.plugins.module_utils.ansiblemodule import AnsibleModule
-from ansible_collections.kubernetes.core.plugins.module_utils.args_common import AUTH_ARG_SPEC
-from ansible_collections.kubernetes.core.plugins.module_utils.k8s.client import get_api_client
 from ansible_collections.kubernetes.core.plugins.module_utils.k8s.core import AnsibleK8SModule
 
 
-def argspec() -> dict[str, Any]:
-    args: dict[str, Any] = copy.deepcopy(AUTH_ARG_SPEC)
-    args.update(
-        member=dict(type="str", required=True),
-        namespace=dict(type="str", default="kube-system"),
-        state=dict(type="str", choices=["acquired", "released"], default="acquired"),
-        holder=dict(type="str"),
-        duration=dict(type="int", default=3600),
-        wait=dict(type="int", default=0),
-        retries=dict(type="int", default=5),
-    )
-    return args
-
-
-def release(module: Any, lock: MemberLock) -> dict[str, Any]:
-    """Give the lock back. A failure here must not hide the converge's own result (the API that
-    failed a step is often still down): it warns, and the lock lasts until it expires, or until a
-    later converge on this controller finds its holder gone and takes it over."""
-    try:
-        return lock.release()
-    except Exception as e:
-        module.warn(
-            f"member {lock.member}: could not give back its lock ({lock.where}): {api_message(e)}. It expires "
-            f"{shown(time.time() + lock.duration)} at the latest; a later converge on this controller takes it "
-            "over at once"
-        )
-        return lock.result(None, acquired=False, released=False)
-
-
 def main() -> None:
-    module = AnsibleK8SModule(module_class=AnsibleModule, argument_spec=argspec(), supports_check_mode=True)
-    params = module.params
-    member = params["member"]
-    if not params["holder"]:
-        module.fail_json(msg=f"member_lock: member {member}: holder is empty (the action plugin names it)")
-    for key, good, want in (
-        ("duration", params["duration"] >= 1, "at least 1"),
-        ("wait", params["wait"] >= 0, "0 or more"),
-        ("retries", params["retries"] >= 0, "0 or more"),
-    ):
-        if not good:
-            module.fail_json(msg=f"member_lock: member {member}: {key} must be {want}, got {params[key]}")
-    lock = None
-    try:
-        client = retrying(
-            lambda: get_api_client(module), "connecting to the API server", retries=params["retries"]
+    # The action plugin of the same name runs run_member_lock inside Ansible's worker; this is the module
+    # process's way in (ansible-doc, validate-modules, a run without the action).
+    run_member_lock(
+        AnsibleK8SModule(
+            module_class=AnsibleModule, argument_spec=member_lock_spec(), supports_check_mode=True
         )
-        lock = MemberLock(
-            client,
-            member=member,
-            namespace=params["namespace"],
-            holder=params["holder"],
-            duration=params["duration"],
-            wait=params["wait"],
-            check_mode=module.check_mode,
-            retries=params["retries"],
-            alive=lambda holder: holder_alive(holder, socket.gethostname()),
-        )
-        if params["state"] == "acquired":
-            result = lock.acquire()
-        elif module.check_mode:  # nothing was taken
-            result = lock.result(None, acquired=False, released=False)
-        else:
-            result = release(module, lock)
-    except LockError as e:
-        module.fail_json(msg=str(e), **(lock.result(None) if lock else {}))
-    except Exception as e:  # the kubeconfig, the connection, the API: one place turns them into a failure
-        message = api_message(e)  # a request that kept failing names the lock already
-        if not message.startswith("lock of member "):
-            message = f"lock of member {member}: {message}"
-        module.fail_json(msg=f"member_lock: {message}", exception=traceback.format_exc())
-    for warning in lock.warnings if lock else []:  # fail_json exits: lock is set here
-        module.warn(warning)
-    module.exit_json(changed=False, **result)
+    )
 
 
 if __name__ == "__main__":

@@ -7,7 +7,9 @@ tests/converge/test_lock.py runs them against the local cluster, two converges a
 
 from __future__ import annotations
 
+import base64
 import copy
+import gzip
 import json
 import os
 import socket
@@ -18,6 +20,7 @@ from typing import Any
 
 import pytest
 from ansible_collections.binder.ingress.plugins.module_utils import _names
+from ansible_collections.binder.ingress.plugins.module_utils._chart import Chart
 from ansible_collections.binder.ingress.plugins.module_utils._helm_pending import forget_pending
 from ansible_collections.binder.ingress.plugins.module_utils._member_lock import (
     LockError,
@@ -90,7 +93,8 @@ class FakeClient:
         if name is None:  # a list, with the label selector the module sends (status in (...))
             items = [o for (k, ns, _name), o in sorted(self.objects.items()) if k == kind and ns == namespace]
             assert query["field_selector"] == "type=helm.sh/release.v1"
-            items = [o for o in items if o["metadata"]["labels"]["status"].startswith("pending-")]
+            wanted = query["label_selector"].split("status in (")[1].rstrip(")").split(", ")
+            items = [o for o in items if o["metadata"]["labels"]["status"] in wanted]
             return Raw({"items": items}, date=self.clock())
         if (kind, namespace, name) not in self.objects:
             raise api_error(NotFoundError, 404, f"{kind} {name} not found")
@@ -322,8 +326,14 @@ def test_every_member_name_gives_a_valid_lease_name(member: str, name: str) -> N
     assert lease_name("Gesis_Prod") != lease_name("gesis_prod") != lease_name("gesis-prod")
 
 
-def record(client: FakeClient, version: int, status: str, created: float) -> None:
+def record(
+    client: FakeClient, version: int, status: str, created: float, content: dict[str, Any] | None = None
+) -> None:
     stamp = micro_time(created).split(".")[0] + "Z"
+    data = "c2VjcmV0"
+    if content is not None:  # as Helm writes it: JSON, gzipped, base64, in a Secret (base64 again)
+        helm = base64.b64encode(gzip.compress(json.dumps(content).encode()))
+        data = base64.b64encode(helm).decode()
     client.put(
         "Secret",
         "gesis",
@@ -334,9 +344,104 @@ def record(client: FakeClient, version: int, status: str, created: float) -> Non
                 "labels": {"owner": "helm", "name": "traefik", "status": status, "version": str(version)},
             },
             "type": "helm.sh/release.v1",
-            "data": {"release": "c2VjcmV0"},
+            "data": {"release": data},
         },
     )
+
+
+CHART = Chart(
+    path="/charts/traefik",
+    format="directory",
+    name="traefik",
+    version="39.0.0",
+    app_version="v3.6.2",
+    api_version="v2",
+)
+VALUES = {"deployment": {"replicas": 2}, "ingressClass": {"name": "traefik"}}
+
+
+def release_record(revision: int, status: str = "deployed", **changes: Any) -> dict[str, Any]:
+    content: dict[str, Any] = {
+        "name": "traefik",
+        "namespace": "gesis",
+        "version": revision,
+        "info": {"status": status},
+        "chart": {"metadata": {"name": "traefik", "version": "39.0.0", "appVersion": "v3.6.2"}},
+        "config": copy.deepcopy(VALUES),
+    }
+    content.update(changes)
+    return content
+
+
+def current(client: FakeClient, clock: Clock, values: dict[str, Any] | None = None) -> tuple[bool, str]:
+    result = forget_pending(
+        client,
+        release="traefik",
+        namespace="gesis",
+        timeout=300,
+        timeout_text="5m0s",
+        clock=clock,
+        chart=CHART,
+        values=VALUES if values is None else values,
+    )
+    return result["current"], result["current_because"]
+
+
+def test_a_release_deployed_with_this_chart_and_these_values_is_current(
+    client: FakeClient, clock: Clock
+) -> None:
+    record(client, 1, "superseded", T0 - 7200, release_record(1, "superseded", config={}))
+    record(client, 2, "deployed", T0 - 3600, release_record(2))
+    assert current(client, clock) == (True, "revision 2 is deployed with this chart and these values")
+    # Compared as kubernetes.core.helm compares the values: 2 and 2.0 are the same number.
+    assert current(client, clock, {"deployment": {"replicas": 2.0}, "ingressClass": {"name": "traefik"}})[0]
+    assert client.writes == []
+
+
+@pytest.mark.parametrize(
+    ("changes", "because"),
+    [
+        (
+            {"config": {"deployment": {"replicas": 3}, "ingressClass": {"name": "traefik"}}},
+            "revision 2 has other values",
+        ),
+        ({"config": None}, "revision 2 has other values"),
+        (
+            {"chart": {"metadata": {"name": "traefik", "version": "38.0.0", "appVersion": "v3.6.2"}}},
+            "revision 2 is chart traefik 38.0.0 (app v3.6.2), not traefik 39.0.0 (app v3.6.2)",
+        ),
+        (
+            {"chart": {"metadata": {"name": "traefik", "version": "39.0.0", "appVersion": "v3.6.1"}}},
+            "revision 2 is chart traefik 39.0.0 (app v3.6.1), not traefik 39.0.0 (app v3.6.2)",
+        ),
+        ({"version": 1}, "the record of revision 2 is not that revision's"),
+        ({"namespace": "other"}, "the record of revision 2 is not that revision's"),
+        ({"info": {"status": "failed"}}, "the record of revision 2 is not deployed"),
+        ({"chart": "traefik"}, "the record of revision 2 names no chart"),
+    ],
+)
+def test_a_release_that_differs_in_any_field_helm_compares_is_not_current(
+    client: FakeClient, clock: Clock, changes: dict[str, Any], because: str
+) -> None:
+    record(client, 2, "deployed", T0 - 3600, release_record(2, **changes))
+    assert current(client, clock) == (False, because)
+
+
+def test_a_release_whose_latest_revision_is_not_deployed_is_not_current(
+    client: FakeClient, clock: Clock
+) -> None:
+    assert current(client, clock) == (False, "not installed")
+    record(client, 2, "deployed", T0 - 3600, release_record(2))
+    record(client, 3, "failed", T0 - 1800, release_record(3, "failed"))
+    assert current(client, clock) == (False, "revision 3 is failed")
+    record(client, 4, "pending-upgrade", T0 - 60, release_record(4, "pending-upgrade"))
+    assert current(client, clock) == (False, "a revision was pending")
+
+
+def test_a_record_that_cannot_be_read_is_never_current(client: FakeClient, clock: Clock) -> None:
+    record(client, 2, "deployed", T0 - 3600)  # its data is no Helm record
+    is_current, because = current(client, clock)
+    assert not is_current and because.startswith("the record of revision 2 cannot be read: "), because
 
 
 def test_only_pending_records_older_than_the_helm_timeout_are_forgotten(

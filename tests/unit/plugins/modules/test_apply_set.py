@@ -17,10 +17,11 @@ from typing import Any
 
 import pytest
 import yaml
-from ansible.module_utils.testing import patch_module_args
-from ansible_collections.binder.ingress.plugins.module_utils import _apply_set
+from ansible_collections.binder.ingress.plugins.module_utils import _apply_set, _runs
 from ansible_collections.binder.ingress.plugins.module_utils._apply_set import ApplySetError, SetApplier
+from ansible_collections.binder.ingress.plugins.module_utils._runs import apply_set_spec, run_apply_set
 from ansible_collections.binder.ingress.plugins.modules import apply_set
+from ansible_collections.binder.ingress.plugins.plugin_utils._inprocess import run_module
 from kubernetes.client.exceptions import ApiException
 from kubernetes.dynamic.exceptions import (
     ConflictError,
@@ -37,7 +38,12 @@ from kubernetes.dynamic.exceptions import (
 from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError, ReadTimeoutError
 
 NS = "gesis"
-KINDS = {"Ingress": ("networking.k8s.io/v1", True), "Service": ("v1", True), "Namespace": ("v1", False)}
+KINDS = {
+    "Ingress": ("networking.k8s.io/v1", True),
+    "Service": ("v1", True),
+    "Secret": ("v1", True),
+    "Namespace": ("v1", False),
+}
 PRUNE = [{"kind": "Ingress", "api_version": "networking.k8s.io/v1"}, {"kind": "Service", "api_version": "v1"}]
 
 
@@ -545,25 +551,25 @@ def test_a_prune_refused_because_the_object_changed_reads_it_again(
     assert sleeps == []  # a precondition that failed is read again at once, not waited for
 
 
-def test_main_retries_connecting_and_names_the_member_when_the_api_is_down(
+def in_worker(args: dict[str, Any], check_mode: bool = False) -> dict[str, Any]:
+    """The task's result, as the action plugin runs apply_set inside Ansible's worker."""
+    return run_module("binder.ingress.apply_set", apply_set_spec(), run_apply_set, args, check_mode, False)
+
+
+def test_the_task_retries_connecting_and_names_the_member_when_the_api_is_down(
     monkeypatch: pytest.MonkeyPatch, sleeps: list[float]
 ) -> None:
-    def finish(_module: Any, **kwargs: Any) -> None:
-        raise Exited(kwargs)
-
     attempts: list[int] = []
 
     def unreachable(module: Any) -> Any:
         attempts.append(1)
         raise MaxRetryError(None, "/version", NewConnectionError(None, "Connection refused"))  # type: ignore[arg-type]
 
-    monkeypatch.setattr(apply_set, "get_api_client", unreachable)
-    monkeypatch.setattr(apply_set.AnsibleModule, "exit_json", finish)
-    monkeypatch.setattr(apply_set.AnsibleModule, "fail_json", lambda m, **kw: finish(m, failed=True, **kw))
+    monkeypatch.setattr(_runs, "get_api_client", unreachable)
     args = dict(set="ingresses", member="gesis", namespace=NS, objects=[desired("Ingress", "a")], retries=2)
-    with patch_module_args(args), pytest.raises(Exited) as exited:
-        apply_set.main()
-    message = exited.value.result["msg"]
+    result = in_worker(args)
+    message = result["msg"]
+    assert result["failed"] is True
     assert message.startswith(
         "apply_set: set ingresses of member gesis: connecting to the API server: no answer from the API server: "
     ), message
@@ -575,46 +581,47 @@ def test_main_retries_connecting_and_names_the_member_when_the_api_is_down(
     ("key", "value", "want"),
     [("parallel", 0, "at least 1"), ("retries", -1, "0 or more"), ("request_timeout", 0.0, "more than 0")],
 )
-def test_main_refuses_limits_out_of_range(
+def test_the_task_refuses_limits_out_of_range(
     monkeypatch: pytest.MonkeyPatch, key: str, value: Any, want: str
 ) -> None:
-    def finish(_module: Any, **kwargs: Any) -> None:
-        raise Exited(kwargs)
-
-    monkeypatch.setattr(apply_set, "get_api_client", lambda module: pytest.fail("no client before the check"))
-    monkeypatch.setattr(apply_set.AnsibleModule, "fail_json", lambda m, **kw: finish(m, failed=True, **kw))
+    monkeypatch.setattr(_runs, "get_api_client", lambda module: pytest.fail("no client before the check"))
     args = {"set": "ingresses", "member": "gesis", "namespace": NS, "objects": [], key: value}
-    with patch_module_args(args), pytest.raises(Exited) as exited:
-        apply_set.main()
-    assert (
-        exited.value.result["msg"]
-        == f"apply_set: set ingresses of member gesis: {key} must be {want}, got {value}"
-    )
+    result = in_worker(args)
+    assert result["failed"] is True
+    assert result["msg"] == f"apply_set: set ingresses of member gesis: {key} must be {want}, got {value}"
 
 
-class Exited(Exception):
-    def __init__(self, result: dict[str, Any]) -> None:
-        self.result = result
-
-
-def test_main_fails_naming_the_member_and_the_object(
+def test_the_task_fails_naming_the_member_and_the_object(
     monkeypatch: pytest.MonkeyPatch, cluster: FakeClient
 ) -> None:
-    def finish(_module: Any, **kwargs: Any) -> None:
-        raise Exited(kwargs)
-
     cluster.refuse = {"a"}
-    monkeypatch.setattr(apply_set, "get_api_client", lambda module: cluster)
-    monkeypatch.setattr(apply_set.AnsibleModule, "exit_json", finish)
-    monkeypatch.setattr(apply_set.AnsibleModule, "fail_json", lambda m, **kw: finish(m, failed=True, **kw))
-    args = dict(set="ingresses", member="gesis", namespace=NS, objects=[desired("Ingress", "a")])
-    with patch_module_args(args), pytest.raises(Exited) as exited:
-        apply_set.main()
-    assert exited.value.result["failed"] is True
-    assert (
-        exited.value.result["msg"]
-        == "apply_set: set ingresses of member gesis: Ingress gesis/a: Ingress a is invalid"
-    )
+    monkeypatch.setattr(_runs, "get_api_client", lambda module: cluster)
+    result = in_worker(dict(set="ingresses", member="gesis", namespace=NS, objects=[desired("Ingress", "a")]))
+    assert result["failed"] is True
+    assert result["msg"] == "apply_set: set ingresses of member gesis: Ingress gesis/a: Ingress a is invalid"
+
+
+def test_the_task_masks_secret_values_and_checks_its_arguments(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In the worker as in a module process: a value of a Secret of the set is masked wherever the
+    result shows it, and arguments the spec refuses fail the task before any client is made."""
+
+    def echo(module: Any) -> None:  # a run whose result shows the objects it was given
+        _runs.hide_secret_values(module._module.no_log_values, module.params["objects"])
+        module.exit_json(objects=module.params["objects"], msg="token s3cr3t-value")
+
+    secret = desired("Secret", "token")
+    secret["stringData"] = {"token": "s3cr3t-value"}
+    args = dict(set="ingresses", member="gesis", namespace=NS, objects=[secret])
+    result = run_module("binder.ingress.apply_set", apply_set_spec(), echo, args, False, False)
+    assert "s3cr3t-value" not in json.dumps(result), result
+    # As AnsibleModule masks: a whole value by name, a value inside a text by stars.
+    assert result["objects"][0]["stringData"] == {"token": "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"}
+    assert result["msg"] == "token ********" and result["changed"] is False
+
+    monkeypatch.setattr(_runs, "get_api_client", lambda module: pytest.fail("no client for bad arguments"))
+    bad = in_worker(dict(set="ingresses", objects="not a list of objects", parallel="many"))
+    assert bad["failed"] is True and bad["msg"].startswith("binder.ingress.apply_set: "), bad
+    assert "parallel" in bad["msg"], bad
 
 
 def test_documented_options_match_the_argument_spec() -> None:
@@ -622,7 +629,7 @@ def test_documented_options_match_the_argument_spec() -> None:
 
     own = yaml.safe_load(apply_set.DOCUMENTATION)
     documented = own["options"] | yaml.safe_load(ModuleDocFragment.DOCUMENTATION)["options"]
-    spec = apply_set.argspec()
+    spec = apply_set_spec()
     assert set(documented) == set(spec)
     for name, doc in own["options"].items():
         for key in ("type", "elements", "default"):
