@@ -7,13 +7,12 @@ bookmark timing) are marked `sandbox_only` and skipped there.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 
 import pytest
 from conformance import REAL_KUBECONFIG, ROOT_CA, unique, wait_for
 from harness import Cluster, started
-from kubernetes import client, dynamic
+from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 
@@ -49,16 +48,6 @@ def core(cluster: Cluster) -> client.CoreV1Api:
     return client.CoreV1Api(cluster.api())
 
 
-@pytest.fixture(scope="session")
-def networking(cluster: Cluster) -> client.NetworkingV1Api:
-    return client.NetworkingV1Api(cluster.api())
-
-
-@pytest.fixture(scope="session")
-def dyn(cluster: Cluster) -> dynamic.DynamicClient:
-    return dynamic.DynamicClient(cluster.api())
-
-
 @pytest.fixture
 def ns(core: client.CoreV1Api) -> Iterator[str]:
     """A fresh namespace for one test, deleted afterwards."""
@@ -77,55 +66,3 @@ def ns(core: client.CoreV1Api) -> Iterator[str]:
     except ApiException as exc:
         if exc.status != 404:
             raise
-
-
-WIDGET_CRD = {
-    "apiVersion": "apiextensions.k8s.io/v1",
-    "kind": "CustomResourceDefinition",
-    "metadata": {"name": "widgets.example.org"},
-    "spec": {
-        "group": "example.org",
-        "scope": "Namespaced",
-        "names": {"plural": "widgets", "singular": "widget", "kind": "Widget", "shortNames": ["wdg"]},
-        "versions": [
-            {
-                "name": "v1",
-                "served": True,
-                "storage": True,
-                "subresources": {"status": {}},
-                "schema": {
-                    "openAPIV3Schema": {
-                        "type": "object",
-                        "properties": {
-                            "spec": {
-                                "type": "object",
-                                "required": ["size"],
-                                "properties": {
-                                    "size": {"type": "integer", "minimum": 1},
-                                    "color": {"type": "string", "enum": ["red", "blue"]},
-                                    "port": {"x-kubernetes-int-or-string": True},
-                                    "tags": {"type": "array", "items": {"type": "string"}},
-                                    "replicas": {"type": "integer", "default": 1},
-                                },
-                            },
-                            "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
-                        },
-                    }
-                },
-            }
-        ],
-    },
-}
-
-
-@pytest.fixture(scope="session")
-def widget_crd(cluster: Cluster) -> Iterator[str]:
-    """A namespaced CRD (example.org/v1 Widget), Established; yields its plural."""
-    cluster.kubectl("apply", "-f", "-", stdin=json.dumps(WIDGET_CRD))
-    cluster.kubectl("wait", "--for=condition=Established", "crd/widgets.example.org", "--timeout=30s")
-    # Discovery may lag the condition on a real cluster; wait until kubectl resolves the kind.
-    wait_for(
-        lambda: cluster.kubectl("get", "widgets", "-A", check=False).returncode == 0, 30, "widgets discovery"
-    )
-    yield "widgets"
-    cluster.kubectl("delete", "crd", "widgets.example.org", "--wait=false", check=False)
