@@ -170,9 +170,7 @@ def release_current(
     Only these fields of the one latest record are read, decoded within the doctor's size limit; a
     record that cannot be read, or whose content disagrees with its labels, is never current."""
     release_type = [
-        r
-        for r in records
-        if r.get("type") == RELEASE_TYPE and ((r.get("metadata") or {}).get("labels") or {})
+        r for r in records if r.get("type") == RELEASE_TYPE and (r.get("metadata") or {}).get("labels")
     ]
     numbered: list[tuple[int, JSON]] = []
     for record in release_type:

@@ -159,6 +159,11 @@ attributes:
     description:
       - One diff per object created, updated or deleted, as YAML, without server bookkeeping
         (C(managedFields), C(resourceVersion), C(generation), C(uid), C(creationTimestamp)) and status.
+  action:
+    support: full
+    description:
+      - The action plugin of the same name runs the module's code inside the worker Ansible starts for
+        the task, on the controller, with no module process of its own.
 seealso:
   - module: kubernetes.core.k8s
   - name: Server-side apply

@@ -70,6 +70,11 @@ attributes:
   diff_mode:
     support: none
     description: Nothing changes, so there is nothing to show.
+  action:
+    support: full
+    description:
+      - The action plugin of the same name runs the module's code inside the worker Ansible starts for
+        the task, on the controller, with no module process of its own.
 notes:
   - The module changes nothing; the task's C(changed) is always false.
   - In an archive, the chart is the C(Chart.yaml) one directory deep (C(<name>/Chart.yaml)); the
@@ -134,14 +139,7 @@ api_version:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.binder.ingress.plugins.module_utils._chart import (  # noqa: F401 (the tests' names)
-    Chart,
-    ChartError,
-    argspec,
-    check,
-    failure,
-    run_chart_info,
-)
+from ansible_collections.binder.ingress.plugins.module_utils._chart import argspec, run_chart_info
 
 
 def main() -> None:

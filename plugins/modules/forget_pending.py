@@ -22,8 +22,8 @@ description:
     is kept, with a warning that says from when it will be forgotten. Ages are measured on the API
     server's clock.
   - Only the records' names, revisions and statuses are returned, never their content.
-  - With O(chart_path), it also tells whether the release is current (RV(current)): no revision is
-    pending, and the latest one is deployed from a chart of the same name, version and appVersion as
+  - With O(chart_path), it also tells whether the release is current (RV(current)), that is, no revision
+    is pending and the latest one is deployed from a chart of the same name, version and appVersion as
     the one at O(chart_path), with exactly O(values) as its user-supplied values (compared as
     M(kubernetes.core.helm) compares them). Only that record is decoded, within 32 MiB. A playbook
     then runs M(kubernetes.core.helm) only when the release is not current.
@@ -64,6 +64,11 @@ attributes:
   diff_mode:
     support: none
     description: Shows no diff; the records are Helm's bookkeeping.
+  action:
+    support: full
+    description:
+      - The action plugin of the same name runs the module's code inside the worker Ansible starts for
+        the task, on the controller, with no module process of its own.
 seealso:
   - module: kubernetes.core.helm
 """

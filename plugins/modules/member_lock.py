@@ -80,7 +80,9 @@ attributes:
     description: Shows no diff; the lock is not a change of the member.
   action:
     support: full
-    description: The action plugin names the holder on the controller, then runs the module.
+    description:
+      - The action plugin names the holder on the controller, then runs the module's code inside the
+        worker Ansible starts for the task.
 seealso:
   - name: Leases
     description: Kubernetes' Lease objects, used for leader election and locks.

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import yaml
 from ansible.module_utils.testing import patch_module_args
+from ansible_collections.binder.ingress.plugins.module_utils import _chart
 from ansible_collections.binder.ingress.plugins.modules import chart_info
 
 CHART_YAML = "apiVersion: v2\nname: traefik\nversion: 41.3.0\nappVersion: v3.7.11\n"
@@ -55,8 +56,8 @@ def params(path: Path | str, **overrides: Any) -> dict[str, Any]:
 
 
 def test_a_chart_directory_is_read(tmp_path: Path) -> None:
-    chart = chart_info.check(params(chart_dir(tmp_path)))
-    assert chart == chart_info.Chart(
+    chart = _chart.check(params(chart_dir(tmp_path)))
+    assert chart == _chart.Chart(
         path=str(tmp_path / "traefik"),
         format="directory",
         name="traefik",
@@ -76,7 +77,7 @@ def test_a_packaged_chart_is_read(tmp_path: Path) -> None:
             "traefik/charts/crds/Chart.yaml": "apiVersion: v2\nname: crds\nversion: 1.0.0\n",
         },
     )
-    chart = chart_info.check(params(path))
+    chart = _chart.check(params(path))
     assert (chart.format, chart.name, chart.version, chart.path) == (
         "archive",
         "traefik",
@@ -91,17 +92,17 @@ def test_the_path_is_returned_absolute_with_links_resolved(
     real = chart_dir(tmp_path / "real")
     (tmp_path / "link").symlink_to(real)
     monkeypatch.chdir(tmp_path)
-    chart = chart_info.check(params("link"))
+    chart = _chart.check(params("link"))
     assert chart.path == str(real)
 
 
 def test_pins_are_optional(tmp_path: Path) -> None:
-    chart = chart_info.check(params(chart_dir(tmp_path), name=None, version=None))
+    chart = _chart.check(params(chart_dir(tmp_path), name=None, version=None))
     assert (chart.name, chart.version) == ("traefik", "41.3.0")
 
 
 def test_an_unquoted_number_version_is_read_as_written(tmp_path: Path) -> None:
-    chart = chart_info.check(params(chart_dir(tmp_path, "name: traefik\nversion: 41.3\n"), version="41.3"))
+    chart = _chart.check(params(chart_dir(tmp_path, "name: traefik\nversion: 41.3\n"), version="41.3"))
     assert chart.version == "41.3"
     assert chart.app_version == ""
 
@@ -213,16 +214,16 @@ def test_what_is_not_the_pinned_chart_fails_naming_member_and_variable(
     tmp_path: Path, make: Any, overrides: dict[str, Any], message: str
 ) -> None:
     args = params(make(tmp_path), **overrides)
-    with pytest.raises(chart_info.ChartError) as raised:
-        chart_info.check(args)
-    assert chart_info.failure(args, str(raised.value)).startswith(message.format(root=tmp_path))
+    with pytest.raises(_chart.ChartError) as raised:
+        _chart.check(args)
+    assert _chart.failure(args, str(raised.value)).startswith(message.format(root=tmp_path))
 
 
 def test_a_corrupt_archive_is_not_a_chart(tmp_path: Path) -> None:
     path = archive(tmp_path, {"traefik/Chart.yaml": CHART_YAML})
     path.write_bytes(path.read_bytes()[:40])
-    with pytest.raises(chart_info.ChartError, match=r"is neither a chart directory nor a chart archive"):
-        chart_info.check(params(path))
+    with pytest.raises(_chart.ChartError, match=r"is neither a chart directory nor a chart archive"):
+        _chart.check(params(path))
 
 
 # ---------------------------------------------------------------------------
@@ -296,7 +297,7 @@ def test_main_without_variables_names_its_own_options(
 
 def test_documented_options_match_the_argument_spec() -> None:
     doc = yaml.safe_load(chart_info.DOCUMENTATION)
-    spec = chart_info.argspec()
+    spec = _chart.argspec()
     assert set(doc["options"]) == set(spec)
     for name, option in doc["options"].items():
         assert option.get("type") == spec[name].get("type"), name
