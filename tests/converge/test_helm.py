@@ -40,20 +40,42 @@ def test_install_upgrade_and_no_op(sandbox: Sandbox) -> None:
     )
     assert {i["metadata"]["name"] for i in issuers["items"]} == {"letsencrypt-prod", "letsencrypt-staging"}
 
-    # Nothing to do: no change reported, no new revision, no write.
+    # Nothing to do: no change reported, no new revision, no write, and Helm not even started
+    # (each release's record says it is current).
     again = sandbox.converge(namespace)
     assert ok(again)["changed"] == 0
     assert again.writes() == [], again.writes()
     assert sandbox.releases(namespace, "traefik") == {1: "deployed"}
     assert sandbox.releases("cert-manager", "cert-manager") == {1: "deployed"}
+    assert task_status(again.output, TRAEFIK_RELEASE) == "skipping"
+    assert task_status(again.output, CERT_MANAGER_RELEASE) == "skipping"
 
     # Changed values: one upgrade of that release only, visible in the cluster.
     upgraded = sandbox.converge(namespace, extra_vars={"traefik_replicas": 3})
     assert ok(upgraded)["changed"] > 0
     assert sandbox.releases(namespace, "traefik") == {1: "superseded", 2: "deployed"}
     assert sandbox.releases("cert-manager", "cert-manager") == {1: "deployed"}
+    assert task_status(upgraded.output, TRAEFIK_RELEASE) == "changed"
+    assert task_status(upgraded.output, CERT_MANAGER_RELEASE) == "skipping"
     traefik = _deployment(sandbox, namespace, "traefik")
     assert traefik.spec.replicas == 3 and traefik.status.ready_replicas == 3
+
+
+TRAEFIK_RELEASE = "binder.ingress.traefik : Install or upgrade the traefik release"
+CERT_MANAGER_RELEASE = "binder.ingress.cert_manager : Install or upgrade the cert-manager release"
+
+
+def task_status(output: str, task: str, member: str = "local") -> str:
+    """How the one run of ``task`` ended for ``member``: ok, changed, skipping or fatal."""
+    lines = output.splitlines()
+    starts = [i for i, line in enumerate(lines) if line.startswith(f"TASK [{task}]")]
+    assert len(starts) == 1, (task, output[-3000:])
+    for line in lines[starts[0] + 1 :]:
+        assert not line.startswith("TASK ["), (task, "no status line", output[-3000:])
+        for status in ("ok", "changed", "skipping", "fatal"):
+            if line.startswith(f"{status}: [{member}]"):
+                return status
+    raise AssertionError((task, "no status line", output[-3000:]))
 
 
 def _failure(output: str, member: str) -> str:
