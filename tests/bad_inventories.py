@@ -246,6 +246,11 @@ CASES: dict[str, tuple[dict[str, Any], str]] = {
         {"binder_ingresses_components": ["jupyterhub"]},
         "binder_ingresses_components",
     ),
+    # A member reached over ssh would render, then fail at its first cluster step.
+    "connection-ssh": (
+        {"ansible_connection": "ssh"},
+        "member connection-ssh: ansible_connection: is ssh; every step of a member runs on the controller",
+    ),
     "acme-email-missing": ({"cert_manager_acme_email": ""}, "cert_manager_acme_email"),
     "acme-email-invalid": ({"cert_manager_acme_email": "binder-team"}, "cert_manager_acme_email"),
     # Errors name the member variable the user wrote, not the role variable it is mapped onto.
