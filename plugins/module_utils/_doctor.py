@@ -405,6 +405,8 @@ class HelmRelease:
     status: str = ""
     values: JSON | None = None
     problem: str = ""
+    # The chart the revision was made from: name, version and appVersion ("" when it has none).
+    chart: tuple[str, str, str] | None = None
 
     @property
     def subject(self) -> str:
@@ -471,10 +473,17 @@ def read_release(
     info = record.get("info")
     status = info.get("status") if isinstance(info, dict) else None
     config = record.get("config")
+    chart = record.get("chart")
+    meta = chart.get("metadata") if isinstance(chart, dict) else None
     return replace(
         latest,
         status=status if isinstance(status, str) and status else "unknown",
         values=config if isinstance(config, dict) else {},
+        chart=(
+            (str(meta.get("name") or ""), str(meta.get("version") or ""), str(meta.get("appVersion") or ""))
+            if isinstance(meta, dict)
+            else None
+        ),
     )
 
 

@@ -32,10 +32,7 @@ from ansible_collections.binder.ingress.plugins.module_utils._apply_set import (
     status_of,
 )
 from ansible_collections.binder.ingress.plugins.module_utils._chart import Chart
-from ansible_collections.binder.ingress.plugins.module_utils._doctor import (
-    ReleaseRecordError,
-    decode_release_record,
-)
+from ansible_collections.binder.ingress.plugins.module_utils._doctor import read_release
 from ansible_collections.binder.ingress.plugins.module_utils._member_lock import parse_time, shown
 
 with suppress(ImportError):
@@ -167,44 +164,22 @@ def release_current(
     holds exactly ``values`` as the user-supplied values. Compared as kubernetes.core.helm compares them
     (Python equality of the parsed values, so 1 and 1.0 are the same). The reason why not, or why so.
 
-    Only these fields of the one latest record are read, decoded within the doctor's size limit; a
-    record that cannot be read, or whose content disagrees with its labels, is never current."""
-    release_type = [
-        r for r in records if r.get("type") == RELEASE_TYPE and (r.get("metadata") or {}).get("labels")
-    ]
-    numbered: list[tuple[int, JSON]] = []
-    for record in release_type:
-        label = record["metadata"]["labels"].get("version")
-        if not isinstance(label, str) or not label.isdigit() or len(label) > 9:
-            return False, f"revision label {str(label)[:20]!r} is not a revision number"
-        numbered.append((int(label), record))
-    if not numbered:
+    The latest record is the doctor's (:func:`read_release`): only that one is decoded, within the
+    doctor's size limit, and one that cannot be read, or whose content disagrees with its labels, is
+    never current."""
+    latest = read_release(release, namespace, records)
+    if latest.problem:
+        return False, latest.problem
+    if not latest.secret:
         return False, "not installed"
-    revision, latest = max(numbered, key=lambda n: n[0])
-    status = latest["metadata"]["labels"].get("status")
-    if status != "deployed":
-        return False, f"revision {revision} is {status}"
-    try:
-        content = decode_release_record(str((latest.get("data") or {}).get("release") or ""))
-    except ReleaseRecordError as e:
-        return False, f"the record of revision {revision} cannot be read: {e}"
-    if (content.get("name"), content.get("namespace"), content.get("version")) != (
-        release,
-        namespace,
-        revision,
-    ):
-        return False, f"the record of revision {revision} is not that revision's"
-    info = content.get("info")
-    if not isinstance(info, dict) or info.get("status") != "deployed":
-        return False, f"the record of revision {revision} is not deployed"
-    meta = (content.get("chart") or {}).get("metadata") if isinstance(content.get("chart"), dict) else None
-    if not isinstance(meta, dict):
+    revision = latest.revision
+    if latest.status != "deployed":
+        return False, f"revision {revision} is {latest.status}"
+    if latest.chart is None:
         return False, f"the record of revision {revision} names no chart"
-    said = (meta.get("name"), meta.get("version"), meta.get("appVersion") or "")
-    if said != (chart.name, chart.version, chart.app_version):
-        wanted = (chart.name, chart.version, chart.app_version)
-        return False, f"revision {revision} is chart {_chart_shown(said)}, not {_chart_shown(wanted)}"
-    config = content.get("config")
-    if (config if isinstance(config, dict) else {}) != json.loads(json.dumps(values)):
+    wanted = (chart.name, chart.version, chart.app_version)
+    if latest.chart != wanted:
+        return False, f"revision {revision} is chart {_chart_shown(latest.chart)}, not {_chart_shown(wanted)}"
+    if latest.values != json.loads(json.dumps(values)):
         return False, f"revision {revision} has other values"
     return True, f"revision {revision} is deployed with this chart and these values"

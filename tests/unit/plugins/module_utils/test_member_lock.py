@@ -414,9 +414,17 @@ def test_a_release_deployed_with_this_chart_and_these_values_is_current(
             {"chart": {"metadata": {"name": "traefik", "version": "39.0.0", "appVersion": "v3.6.1"}}},
             "revision 2 is chart traefik 39.0.0 (app v3.6.1), not traefik 39.0.0 (app v3.6.2)",
         ),
-        ({"version": 1}, "the record of revision 2 is not that revision's"),
-        ({"namespace": "other"}, "the record of revision 2 is not that revision's"),
-        ({"info": {"status": "failed"}}, "the record of revision 2 is not deployed"),
+        (
+            {"version": 1},
+            "Secret gesis/sh.helm.release.v1.traefik.v2: the record is revision 1 of release 'traefik' in 'gesis', its labels and namespace"
+            " say revision 2 of 'traefik' in 'gesis'",
+        ),
+        (
+            {"namespace": "other"},
+            "Secret gesis/sh.helm.release.v1.traefik.v2: the record is revision 2 of release 'traefik' in 'other', its labels and namespace"
+            " say revision 2 of 'traefik' in 'gesis'",
+        ),
+        ({"info": {"status": "failed"}}, "revision 2 is failed"),
         ({"chart": "traefik"}, "the record of revision 2 names no chart"),
     ],
 )
@@ -441,7 +449,9 @@ def test_a_release_whose_latest_revision_is_not_deployed_is_not_current(
 def test_a_record_that_cannot_be_read_is_never_current(client: FakeClient, clock: Clock) -> None:
     record(client, 2, "deployed", T0 - 3600)  # its data is no Helm record
     is_current, because = current(client, clock)
-    assert not is_current and because.startswith("the record of revision 2 cannot be read: "), because
+    assert not is_current and because.startswith(
+        "Secret gesis/sh.helm.release.v1.traefik.v2: the record of revision 2 cannot be read: "
+    ), because
 
 
 def test_only_pending_records_older_than_the_helm_timeout_are_forgotten(
