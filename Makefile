@@ -11,7 +11,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 # Debian packages the tests need (debootstrap builds the k3s_member test root).
 DEB_PACKAGES := debootstrap
 
-.PHONY: venv deb engines test unit lint demo bench render clean sanity
+.PHONY: venv deb engines test unit lint demo bench render clean sanity inputs
 
 venv: $(VENV)/.installed
 
@@ -61,6 +61,12 @@ sanity: venv
 	@mkdir -p $(HOME)/.ansible/test/cache
 	@cp tests/sanity/get_pip_offline.py $(HOME)/.ansible/test/cache/get_pip_24_2.py
 	cd $(SANITY_ROOT)/ansible_collections/binder/ingress && $(BIN)/ansible-test sanity --venv --python 3.11 --color no
+
+# Every role's defaults/main.yml and meta/argument_specs.yml from the one input table
+# (plugins/module_utils/inputs.py), then the READMEs' variable tables from the argument specs.
+inputs: venv
+	$(PY) -m tools.inputs
+	$(PY) -m tools.role_docs
 
 unit: venv
 	$(PY) -m pytest tests/unit

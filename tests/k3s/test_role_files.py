@@ -1,7 +1,7 @@
 """Unit tests of the k3s_member role's templates, variable names and prod inventory (no chroot).
 
 That defaults/main.yml and meta/argument_specs.yml agree is checked for every role by
-tests/unit/roles/test_argument_specs.py.
+tests/unit/test_inputs.py (both are written from plugins/module_utils/inputs.py).
 """
 
 from __future__ import annotations
