@@ -259,11 +259,11 @@ CASES: dict[str, tuple[dict[str, Any], str]] = {
     # A missing member variable (or a misnamed host_vars file) names the file it belongs in.
     "namespace-missing": (
         {"binder_namespace": UNSET},
-        "binder_namespace is not set; expected in {inventory}/host_vars/namespace-missing.yml",
+        "member namespace-missing: binder_namespace: is not set; expected in {inventory}/host_vars/namespace-missing.yml",
     ),
     "catalogue-missing": (
         {"binder_ingresses_components": UNSET},
-        "binder_ingresses_components is not set; expected in {inventory}/host_vars/catalogue-missing.yml",
+        "member catalogue-missing: binder_ingresses_components: is not set; expected in {inventory}/host_vars/catalogue-missing.yml",
     ),
     # A role variable the binder role sets from a member variable may not be set as well.
     "mapped-variable-set": (
@@ -283,7 +283,34 @@ CASES: dict[str, tuple[dict[str, Any], str]] = {
         "cluster_entrypoint_annotations.cloud.google.com/l4-rbs",
     ),
     "traefik-replicas-zero": ({"traefik_replicas": 0}, "traefik_replicas"),
-    "traefik-replicas-not-a-number": ({"traefik_replicas": "two"}, "traefik_replicas"),
+    "traefik-replicas-not-a-number": (
+        {"traefik_replicas": "two"},
+        "member traefik-replicas-not-a-number: traefik_replicas: is a string ('two'), must be an integer",
+    ),
+    # Every input is checked by one validator, against the one input table: types, choices and the
+    # variables no role reads (a misspelling would otherwise leave the default in place, silently).
+    "k3s-not-a-boolean": (
+        {"binder_k3s": "maybe"},
+        "member k3s-not-a-boolean: binder_k3s: is a string ('maybe'), must be a boolean (true or false)",
+    ),
+    "misspelt-member-variable": (
+        {"binder_k3": True},
+        "member misspelt-member-variable: binder_k3: is not a variable of the collection (no role reads it);"
+        " did you mean binder_k3s?",
+    ),
+    "misspelt-role-variable": (
+        {"traefik_replica": 1},
+        "member misspelt-role-variable: traefik_replica: is not a variable of the collection (no role reads it);"
+        " did you mean traefik_replicas?",
+    ),
+    "acme-email-null": (
+        {"cert_manager_acme_email": None},
+        "member acme-email-null: cert_manager_acme_email: is null, and the cert_manager role has no default",
+    ),
+    "tls-min-version-not-a-choice": (
+        {"binder_tls_min_version": "1.1"},
+        "member tls-min-version-not-a-choice: binder_tls_min_version: is 1.1, must be one of 1.2, 1.3",
+    ),
     # The binder role maps member variables onto the roles: errors name the member variable.
     "entrypoint-name-invalid": (
         {"binder_entrypoint_name": "Bad_Name"},

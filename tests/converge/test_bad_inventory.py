@@ -43,7 +43,7 @@ EXPECTED = {
         "is not a valid e-mail address: it is not of the form",
     ],
     "no-catalogue": [
-        "member no-catalogue: binder_ingresses_components is not set; expected in {inventory}/host_vars/no-catalogue.yml"
+        "member no-catalogue: binder_ingresses_components: is not set; expected in {inventory}/host_vars/no-catalogue.yml"
     ],
     "mapped-variable": ["member mapped-variable: traefik_namespace: set from the member variables"],
 }
