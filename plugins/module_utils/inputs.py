@@ -31,7 +31,7 @@ from ansible.module_utils.common.validation import (
     check_type_path,
     check_type_str,
 )
-from ansible_collections.binder.ingress.plugins.module_utils import _names
+from ansible_collections.binder.ingress.plugins.module_utils import _chart, _names
 from ansible_collections.binder.ingress.plugins.module_utils.chart_values import MOZILLA_INTERMEDIATE_CIPHERS
 from ansible_collections.binder.ingress.plugins.module_utils.model import (
     Issues,
@@ -173,18 +173,22 @@ ROLES: dict[str, dict[str, dict[str, Any]]] = {
             ],
         },
         "check": {
-            "short_description": "Check that the member's variables are set",
+            "short_description": "Check every variable of the member, all at once",
             "description": [
-                "Fails naming the member, every missing variable and the host_vars file they "
-                "belong in, and any mapped role variable the inventory sets."
+                "Checks the variables of the member and of the four roles against the collection's "
+                "input table (M(binder.ingress.check_inputs)): a missing one (naming the host_vars "
+                "file it belongs in), a wrong type or value, a mapped role variable the inventory sets, "
+                "a misspelt one, a local chart that is not the pinned one, and the catalogue's problems.",
+                "With the cluster (C(main), C(check), C(apply)) also that O(binder_kubeconfig) has "
+                "O(binder_context) and that no K8S_AUTH_* or HELM_KUBE* variable of the controller's "
+                "environment would redirect the member's requests. Fails once, with every problem.",
             ],
         },
         "render": {
             "short_description": "Build and validate the whole member, without a cluster",
             "description": [
-                "Checks the member variables (not the cluster ones), then runs the four roles' "
-                "C(preflight) and C(render) entry points: binder_ingresses first, whose redirect "
-                "middlewares traefik takes.",
+                "Runs C(check) (not the cluster variables), then the four roles' C(render) entry "
+                "points: binder_ingresses first, whose redirect middlewares traefik takes.",
                 "Leaves C(cluster_entrypoint_objects), C(traefik_chart_values), "
                 "C(cert_manager_chart_values), C(cert_manager_objects), "
                 "C(binder_ingresses_objects), C(binder_ingresses_summary) and "
@@ -1953,9 +1957,60 @@ def problems(
             else "see docs/inventory.md and the roles' READMEs for the variables"
         )
         r.add(name, f"is not a variable of the collection (no role reads it); {hint}")
+    _local_charts(r, {**effective, **checked}, roles)
     if "binder" in roles:
         _catalogue(r, member, checked)
     return [str(issue) for issue in r.items]
+
+
+# The chart name a local cert-manager chart must carry (no variable holds it: the chart is cert-manager's).
+CERT_MANAGER_CHART = "cert-manager"
+
+
+def _local_charts(r: Issues, values: Mapping[str, Any], roles: Collection[str]) -> None:
+    """A local chart (<role>_chart_source: path) is read now and checked against the pins: Helm ignores
+    --version for one, so what is on disk would be installed."""
+    charts: list[dict[str, Any]] = []
+    if "traefik" in roles and values.get("traefik_chart_source") == "path":
+        charts.append(
+            {
+                "path": values.get("traefik_chart_path"),
+                "name": values.get("traefik_chart_name"),
+                "version": values.get("traefik_chart_version"),
+                "variables": {
+                    "path": "traefik_chart_path",
+                    "name": "traefik_chart_name",
+                    "version": "traefik_chart_version",
+                },
+            }
+        )
+    if (
+        "cert_manager" in roles
+        and values.get("cert_manager_helm_enabled") is not False
+        and values.get("cert_manager_chart_source") == "path"
+    ):
+        charts.append(
+            {
+                "path": values.get("cert_manager_chart_path"),
+                "name": CERT_MANAGER_CHART,
+                "version": values.get("cert_manager_chart_version"),
+                "variables": {
+                    "path": "cert_manager_chart_path",
+                    "name": "the chart name",
+                    "version": "cert_manager_chart_version",
+                },
+            }
+        )
+    for params in charts:
+        if any(
+            value is UNSET or not isinstance(value, str)
+            for value in (params["path"], params["name"], params["version"])
+        ):
+            continue  # reported with its row
+        try:
+            _chart.check(params)
+        except _chart.ChartError as error:
+            r.add(params["variables"]["path"], str(error))
 
 
 _CATALOGUE_KEYS = {

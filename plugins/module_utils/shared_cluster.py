@@ -29,7 +29,7 @@ def default_ingress_class(namespace: object, shared: bool) -> str:
 def cluster_server(path: object, context: object) -> str | None:
     """The API server URL that ``context`` of the kubeconfig at ``path`` reaches; None if unknown.
 
-    A kubeconfig that cannot be read is another check's problem (``kubeconfig_problems``).
+    A kubeconfig that cannot be read is another check's problem (``kubeconfig.kubeconfig_problems``).
     """
     if not isinstance(path, str) or not path:
         return None

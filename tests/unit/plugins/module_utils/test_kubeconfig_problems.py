@@ -1,4 +1,4 @@
-"""The kubeconfig_problems filter: each way a member's kubeconfig cannot reach its cluster, named."""
+"""kubeconfig_problems (check_inputs runs it): each way a member's kubeconfig cannot reach its cluster, named."""
 
 from __future__ import annotations
 
@@ -7,10 +7,8 @@ from typing import Any
 
 import pytest
 import yaml
-from ansible.errors import AnsibleFilterError
-from ansible_collections.binder.ingress.plugins.filter.kubeconfig_problems import FilterModule
+from ansible_collections.binder.ingress.plugins.module_utils.kubeconfig import kubeconfig_problems as problems
 
-problems = FilterModule().filters()["kubeconfig_problems"]
 TOKEN = "s3cr3t-token-that-must-never-be-printed"
 
 
@@ -103,8 +101,3 @@ def test_keys_name_the_variables_the_user_wrote(tmp_path: Path) -> None:
 @pytest.mark.parametrize("path", [None, "", 3])
 def test_a_path_that_is_not_a_string_is_named(path: Any) -> None:
     assert problems(path, "member")[0].startswith("binder_kubeconfig: must be the path of a kubeconfig file")
-
-
-def test_bad_keys_fail_naming_the_filter() -> None:
-    with pytest.raises(AnsibleFilterError, match="kubeconfig_problems: keys"):
-        problems("/x", "c", keys=["kubeconfig"])
