@@ -52,7 +52,11 @@ def _with_auth(**options: Any) -> dict[str, Any]:
 def _client(module: Any, retries: int) -> Any:
     """The kubernetes.core client of the module's kubeconfig. Discovery talks to the API server: it
     is retried like every other request."""
-    return retrying(lambda: get_api_client(module), "connecting to the API server", retries=retries)
+    # The context the member gave (module_defaults: binder_context), so an unreachable cluster names
+    # it. Not the kubeconfig's path: kubernetes.core marks that option no_log, so it is masked anyway.
+    context = module.params.get("context")
+    where = f" of context {context}" if context else ""
+    return retrying(lambda: get_api_client(module), f"connecting to the API server{where}", retries=retries)
 
 
 # apply_set

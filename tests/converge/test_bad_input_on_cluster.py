@@ -23,8 +23,22 @@ from harness import CHARTS, LOCAL_VARS, REPO, Run, Sandbox, member_inventory, st
 pytestmark = pytest.mark.slow
 
 
-def cluster_cases(tmp_path: Path) -> dict[str, tuple[dict[str, Any], str]]:
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def cluster_cases(tmp_path: Path, kubeconfig: Path) -> dict[str, tuple[dict[str, Any], str]]:
     """Cases whose problem is in the member's way to its cluster, or in what only site.yml reads."""
+    # The local cluster's kubeconfig, pointing at a port nothing listens on: a k3s member whose API
+    # does not answer is named, with its context, by its first cluster step (the lock).
+    dead = tmp_path / "kubeconfig-of-a-dead-api"
+    dead.write_text(
+        re.sub(
+            r"server: https://[^\s]+", f"server: https://127.0.0.1:{_closed_port()}", kubeconfig.read_text()
+        )
+    )
     unreadable = tmp_path / "kubeconfig-is-a-directory"
     unreadable.mkdir()
     not_a_kubeconfig = tmp_path / "not-a-kubeconfig"
@@ -50,6 +64,10 @@ def cluster_cases(tmp_path: Path) -> dict[str, tuple[dict[str, Any], str]]:
         "acme-server-not-https": (
             {"cert_manager_cluster_issuers": {"letsencrypt-prod": "http://acme.example.org/directory"}},
             "cert_manager_cluster_issuers.letsencrypt-prod: the ACME directory must be an https:// URL",
+        ),
+        "k3s-api-unreachable": (
+            {"binder_kubeconfig": str(dead), "binder_k3s": True},
+            "lock of member k3s-api-unreachable: connecting to the API server of context sandbox: no answer",
         ),
         "entrypoint-unknown-target": (
             {"cluster_entrypoint_target": "haproxy"},
@@ -101,7 +119,7 @@ def run(
     tmp_path_factory: pytest.TempPathFactory, module_sandbox: Sandbox
 ) -> tuple[Run, dict[str, str], Path]:
     tmp_path = tmp_path_factory.mktemp("bad-input")
-    cases = {**CASES, **cluster_cases(tmp_path)}
+    cases = {**CASES, **cluster_cases(tmp_path, module_sandbox.kubeconfig)}
     inventory = member_inventory(tmp_path, {member: {} for member in cases})
     for index, (member, (changes, _)) in enumerate(cases.items()):
         variables = host_vars(module_sandbox, index, changes)

@@ -566,12 +566,21 @@ def test_the_task_retries_connecting_and_names_the_member_when_the_api_is_down(
         raise MaxRetryError(None, "/version", NewConnectionError(None, "Connection refused"))  # type: ignore[arg-type]
 
     monkeypatch.setattr(_runs, "get_api_client", unreachable)
-    args = dict(set="ingresses", member="gesis", namespace=NS, objects=[desired("Ingress", "a")], retries=2)
+    args = dict(
+        set="ingresses",
+        member="gesis",
+        namespace=NS,
+        objects=[desired("Ingress", "a")],
+        retries=2,
+        context="gesis-ctx",
+    )
     result = in_worker(args)
     message = result["msg"]
     assert result["failed"] is True
+    # The member and its context: which cluster did not answer.
     assert message.startswith(
-        "apply_set: set ingresses of member gesis: connecting to the API server: no answer from the API server: "
+        "apply_set: set ingresses of member gesis: connecting to the API server of context gesis-ctx:"
+        " no answer from the API server: "
     ), message
     assert "Connection refused" in message and "(tried 3 times in " in message
     assert len(attempts) == 3 and len(sleeps) == 2
