@@ -32,10 +32,12 @@ from ansible_collections.binder.ingress.plugins.module_utils.constants import (
     MIDDLEWARE_HARBOR,
     MIDDLEWARE_HSTS,
     MIDDLEWARE_HUB,
+    MOZILLA_INTERMEDIATE_CIPHERS,
     SET_CLUSTER_ISSUERS,
     SET_ENTRYPOINT,
     SET_ISSUERS,
 )
+from ansible_collections.binder.ingress.plugins.module_utils.inputs import setting_names
 from ansible_collections.binder.ingress.plugins.module_utils.model import (
     ANNOTATION_ENTRYPOINTS,
     HSTS_MIN_MAX_AGE,
@@ -92,17 +94,6 @@ _TARGETS = ("traefik", "ingress-nginx", "custom")
 
 # The oldest TLS version traefik accepts (model.TLS_MIN_VERSIONS) -> traefik's name.
 TLS_VERSIONS: dict[str, str] = {"1.2": "VersionTLS12", "1.3": "VersionTLS13"}
-# Mozilla's "intermediate" server profile (ssl-config.mozilla.org, v5.7), in Go's names: ECDHE key
-# exchange with AEAD ciphers only. Its DHE suites have no Go implementation; TLS 1.3 suites are
-# not configurable in Go and all of Go's are in the profile.
-MOZILLA_INTERMEDIATE_CIPHERS: tuple[str, ...] = (
-    "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
-    "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
-    "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
-    "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
-    "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305",
-    "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305",
-)
 # Every TLS 1.2 suite Go (so traefik) knows by name: anything else is a typo traefik would refuse.
 _GO_CIPHERS = frozenset(
     {
@@ -136,38 +127,8 @@ _RESOURCES = ("cpu", "memory", "ephemeral-storage")
 
 # Input field -> the role variable it comes from: the key an error names unless `keys` says otherwise.
 _MEMBER = {"member": "inventory_hostname"}
-TRAEFIK_KEYS: Mapping[str, str] = {
-    **_MEMBER,
-    "namespace": "traefik_namespace",
-    "entrypoint_name": "traefik_entrypoint_service",
-    "ingress_class": "traefik_ingress_class",
-    "replicas": "traefik_replicas",
-    "log_level": "traefik_log_level",
-    "responding_timeout": "traefik_responding_timeout",
-    "client_max_requests": "traefik_client_max_requests",
-    "resources": "traefik_resources",
-    "tls_min_version": "traefik_tls_min_version",
-    "tls_cipher_suites": "traefik_tls_cipher_suites",
-    "harbor_max_body_bytes": "traefik_harbor_max_body_bytes",
-    "tmp_size_limit": "traefik_tmp_size_limit",
-    "ephemeral_storage_limit": "traefik_ephemeral_storage_limit",
-    "http_redirect": "traefik_http_redirect",
-    "access_log_headers": "traefik_access_log_headers",
-    "access_log_query": "traefik_access_log_query",
-    "hsts_max_age": "traefik_hsts_max_age",
-    "hsts_include_subdomains": "traefik_hsts_include_subdomains",
-    "redirect_middlewares": "traefik_redirect_middlewares",
-    "namespaced": "traefik_namespaced",
-    "overrides": "traefik_values_overrides",
-}
-CERT_MANAGER_KEYS: Mapping[str, str] = {
-    **_MEMBER,
-    "default_issuer": "cert_manager_default_issuer",
-    "controller_resources": "cert_manager_controller_resources",
-    "webhook_resources": "cert_manager_webhook_resources",
-    "cainjector_resources": "cert_manager_cainjector_resources",
-    "overrides": "cert_manager_values_overrides",
-}
+TRAEFIK_KEYS: Mapping[str, str] = {**_MEMBER, **setting_names("traefik")}
+CERT_MANAGER_KEYS: Mapping[str, str] = {**_MEMBER, **setting_names("cert_manager")}
 CLUSTER_ISSUERS_KEYS: Mapping[str, str] = {
     **_MEMBER,
     "email": "cert_manager_acme_email",
@@ -176,23 +137,7 @@ CLUSTER_ISSUERS_KEYS: Mapping[str, str] = {
     "ca_bundle": "cert_manager_acme_ca_bundle",
     "namespace": "cert_manager_issuer_namespace",
 }
-ENTRYPOINT_KEYS: Mapping[str, str] = {
-    **_MEMBER,
-    **{
-        field: f"cluster_entrypoint_{field}"
-        for field in (
-            "namespace",
-            "name",
-            "target",
-            "release",
-            "selector",
-            "target_ports",
-            "annotations",
-            "load_balancer_ip",
-            "load_balancer_source_ranges",
-        )
-    },
-}
+ENTRYPOINT_KEYS: Mapping[str, str] = {**_MEMBER, **setting_names("cluster_entrypoint")}
 
 
 def _issues(member: Any, defaults: Mapping[str, str], keys: Mapping[str, str] | None) -> Issues:

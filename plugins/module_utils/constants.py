@@ -23,6 +23,7 @@ __all__ = [
     "MIDDLEWARE_HARBOR",
     "MIDDLEWARE_HSTS",
     "MIDDLEWARE_HUB",
+    "MOZILLA_INTERMEDIATE_CIPHERS",
     "REDIRECTOR",
     "REDIRECTOR_SERVICE",
     "SET_CLUSTER_ISSUERS",
@@ -65,3 +66,15 @@ ENTRYPOINT_WEBSECURE = "websecure"
 # The redirector component and its selector-less Service.
 REDIRECTOR = "redirector"
 REDIRECTOR_SERVICE = "redirector"
+
+# Mozilla's "intermediate" server profile (ssl-config.mozilla.org, v5.7), in Go's names: ECDHE key
+# exchange with AEAD ciphers only. Its DHE suites have no Go implementation; TLS 1.3 suites are
+# not configurable in Go and all of Go's are in the profile. traefik_tls_cipher_suites' default.
+MOZILLA_INTERMEDIATE_CIPHERS: tuple[str, ...] = (
+    "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+    "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+    "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+    "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+    "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305",
+    "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305",
+)

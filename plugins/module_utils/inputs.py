@@ -16,6 +16,7 @@ that no row knows (with the name it most likely meant).
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import re
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -32,7 +33,7 @@ from ansible.module_utils.common.validation import (
     check_type_str,
 )
 from ansible_collections.binder.ingress.plugins.module_utils import _chart, _names
-from ansible_collections.binder.ingress.plugins.module_utils.chart_values import MOZILLA_INTERMEDIATE_CIPHERS
+from ansible_collections.binder.ingress.plugins.module_utils.constants import MOZILLA_INTERMEDIATE_CIPHERS
 from ansible_collections.binder.ingress.plugins.module_utils.model import (
     Issues,
     MemberError,
@@ -40,7 +41,18 @@ from ansible_collections.binder.ingress.plugins.module_utils.model import (
     kind,
 )
 
-__all__ = ["INPUTS", "MEMBER_ROLES", "OUTPUTS", "PREFIXES", "ROLES", "Input", "by_name", "problems"]
+__all__ = [
+    "INPUTS",
+    "MEMBER_ROLES",
+    "OUTPUTS",
+    "PREFIXES",
+    "ROLES",
+    "Input",
+    "by_name",
+    "problems",
+    "setting_names",
+    "settings",
+]
 
 # A check of one value beyond its type: the problem (what is wrong and what to write), or None.
 # It gets the value, converted to the row's type, and every checked variable of the member (for the
@@ -93,6 +105,10 @@ class Input:
     description: str | Sequence[str] = ""
     check: Check | None = None
     inventory_only: bool = False
+    # The field of its role's settings builder this variable is (traefik_values, cert_manager_values,
+    # entrypoint_service): the render step hands it over under that name (the settings lookup), and
+    # the builder's errors name the variable back (chart_values.TRAEFIK_KEYS, ...).
+    setting: str | None = None
 
 
 def _at_least(minimum: int) -> Check:
@@ -587,6 +603,7 @@ INPUTS: tuple[Input, ...] = (
         entry_points=("preflight", "render", "apply"),
         description="Namespace of the Service, the same as the ingress controller's.",
         check=_non_empty,
+        setting="namespace",
     ),
     Input(
         "cluster_entrypoint_name",
@@ -595,6 +612,7 @@ INPUTS: tuple[Input, ...] = (
         default="cluster-entrypoint",
         entry_points=("render", "apply"),
         description="Name of the Service; traefik's C(publishedService) points at it.",
+        setting="name",
     ),
     Input(
         "cluster_entrypoint_target",
@@ -609,6 +627,7 @@ INPUTS: tuple[Input, ...] = (
             "controller pods; V(custom) the pods of O(cluster_entrypoint_selector)."
         ],
         check=_entrypoint_target,
+        setting="target",
     ),
     Input(
         "cluster_entrypoint_release",
@@ -617,6 +636,7 @@ INPUTS: tuple[Input, ...] = (
         default="traefik",
         entry_points=("render",),
         description="Helm release name of the target controller (its pod labels contain it).",
+        setting="release",
     ),
     Input(
         "cluster_entrypoint_selector",
@@ -625,6 +645,7 @@ INPUTS: tuple[Input, ...] = (
         default={},
         entry_points=("preflight", "render"),
         description="Pod selector (label name to value). Used, and required, when the target is V(custom).",
+        setting="selector",
     ),
     Input(
         "cluster_entrypoint_target_ports",
@@ -637,6 +658,7 @@ INPUTS: tuple[Input, ...] = (
             "Empty uses the target's named ports (C(web)/C(websecure) for traefik, C(http)/C(https) for "
             "ingress-nginx) or 80/443 for a custom target.",
         ],
+        setting="target_ports",
     ),
     Input(
         "cluster_entrypoint_annotations",
@@ -648,6 +670,7 @@ INPUTS: tuple[Input, ...] = (
             "Service annotations (strings), e.g. C(cloud.google.com/l4-rbs) and "
             "C(networking.gke.io/load-balancer-ip-addresses) to keep a GKE static address."
         ],
+        setting="annotations",
     ),
     Input(
         "cluster_entrypoint_load_balancer_ip",
@@ -656,6 +679,7 @@ INPUTS: tuple[Input, ...] = (
         default="",
         entry_points=("render",),
         description="C(spec.loadBalancerIP), for providers that still honour it. Empty leaves it unset.",
+        setting="load_balancer_ip",
     ),
     Input(
         "cluster_entrypoint_load_balancer_source_ranges",
@@ -665,6 +689,7 @@ INPUTS: tuple[Input, ...] = (
         default=[],
         entry_points=("render",),
         description="C(spec.loadBalancerSourceRanges) (CIDRs allowed to connect). Empty allows all.",
+        setting="load_balancer_source_ranges",
     ),
     Input(
         "cluster_entrypoint_apply",
@@ -735,6 +760,7 @@ INPUTS: tuple[Input, ...] = (
         entry_points=("preflight", "render", "apply"),
         description="Namespace of the release and of the cluster entrypoint Service.",
         check=_non_empty,
+        setting="namespace",
     ),
     Input(
         "traefik_release_name",
@@ -817,6 +843,7 @@ INPUTS: tuple[Input, ...] = (
         default="cluster-entrypoint",
         entry_points=("render",),
         description="Name of the member's LoadBalancer Service; C(publishedService.pathOverride) points at it.",
+        setting="entrypoint_name",
     ),
     Input(
         "traefik_ingress_class",
@@ -825,6 +852,7 @@ INPUTS: tuple[Input, ...] = (
         default="traefik",
         entry_points=("render",),
         description="Name of the chart's IngressClass (default class). Ingresses and the http01 solver name it.",
+        setting="ingress_class",
     ),
     Input(
         "traefik_replicas",
@@ -834,6 +862,7 @@ INPUTS: tuple[Input, ...] = (
         entry_points=("preflight", "render"),
         description="Number of traefik pods.",
         check=_at_least(1),
+        setting="replicas",
     ),
     Input(
         "traefik_log_level",
@@ -843,6 +872,7 @@ INPUTS: tuple[Input, ...] = (
         default="INFO",
         entry_points=("render",),
         description="traefik's log level.",
+        setting="log_level",
     ),
     Input(
         "traefik_responding_timeout",
@@ -859,6 +889,7 @@ INPUTS: tuple[Input, ...] = (
             "The idle timeout closes a keep-alive connection that carries no request.",
             "Neither cuts a websocket (a notebook kernel) or a long response once it is under way.",
         ],
+        setting="responding_timeout",
     ),
     Input(
         "traefik_client_max_requests",
@@ -873,6 +904,7 @@ INPUTS: tuple[Input, ...] = (
             "An open websocket counts until it closes. V(500) leaves a classroom of about 60 behind one NAT "
             "address room for a few kernels, terminals and page loads each.",
         ],
+        setting="client_max_requests",
     ),
     Input(
         "traefik_resources",
@@ -881,6 +913,7 @@ INPUTS: tuple[Input, ...] = (
         default={"requests": {"cpu": "100m", "memory": "512Mi"}, "limits": {"cpu": "2", "memory": "4Gi"}},
         entry_points=("render",),
         description="Resource requests and limits of the traefik container.",
+        setting="resources",
     ),
     Input(
         "traefik_tls_min_version",
@@ -893,6 +926,7 @@ INPUTS: tuple[Input, ...] = (
             "The oldest TLS version the member's HTTPS routes accept, in traefik's TLS option C(default), which "
             "applies to every router. TLS 1.0 and 1.1 handshakes always fail."
         ],
+        setting="tls_min_version",
     ),
     Input(
         "traefik_tls_cipher_suites",
@@ -907,6 +941,7 @@ INPUTS: tuple[Input, ...] = (
             "configurable.",
             "An unknown name fails the member, naming it.",
         ],
+        setting="tls_cipher_suites",
     ),
     Input(
         "traefik_harbor_max_body_bytes",
@@ -922,6 +957,7 @@ INPUTS: tuple[Input, ...] = (
             "that much of traefik's C(/tmp) (memory) per request; it must be below O(traefik_tmp_size_limit), the "
             "cap of all requests together.",
         ],
+        setting="harbor_max_body_bytes",
     ),
     Input(
         "traefik_tmp_size_limit",
@@ -940,6 +976,7 @@ INPUTS: tuple[Input, ...] = (
             "memory limit (the chart's C(deployment.goMemLimitPercentage)) is set to 90% of the memory beside it.",
             "It must hold one body of each buffering limit (the hub's 64 MB, O(traefik_harbor_max_body_bytes)).",
         ],
+        setting="tmp_size_limit",
     ),
     Input(
         "traefik_ephemeral_storage_limit",
@@ -952,6 +989,7 @@ INPUTS: tuple[Input, ...] = (
             "layer and logs (C(/tmp) is memory, see O(traefik_tmp_size_limit)). Set here, not in "
             "O(traefik_resources)."
         ],
+        setting="ephemeral_storage_limit",
     ),
     Input(
         "traefik_http_redirect",
@@ -967,6 +1005,7 @@ INPUTS: tuple[Input, ...] = (
             "C(websecure) only (C(binder_ingresses_entrypoints)), so that path of their hosts reaches none of "
             "their backends.",
         ],
+        setting="http_redirect",
     ),
     Input(
         "traefik_access_log_headers",
@@ -981,6 +1020,7 @@ INPUTS: tuple[Input, ...] = (
             "(named as dropped in the values, so that no override of the default mode brings them back); listing "
             "one here fails the member.",
         ],
+        setting="access_log_headers",
     ),
     Input(
         "traefik_access_log_query",
@@ -993,6 +1033,7 @@ INPUTS: tuple[Input, ...] = (
             "Whether the access log's request path keeps its query parameters. V(drop) by default, since Jupyter "
             "server tokens travel as C(?token=)."
         ],
+        setting="access_log_query",
     ),
     Input(
         "traefik_hsts_max_age",
@@ -1006,6 +1047,7 @@ INPUTS: tuple[Input, ...] = (
             "Set by a C(headers) middleware C(hsts@file) on the websecure entry point, so it covers every router "
             "there, whatever middlewares its Ingress names.",
         ],
+        setting="hsts_max_age",
     ),
     Input(
         "traefik_hsts_include_subdomains",
@@ -1017,6 +1059,7 @@ INPUTS: tuple[Input, ...] = (
             "Add C(includeSubDomains) to the header. Off by default, since the hosts of a federation share parent "
             "domains whose other hosts may not serve HTTPS."
         ],
+        setting="hsts_include_subdomains",
     ),
     Input(
         "traefik_redirect_middlewares",
@@ -1032,6 +1075,7 @@ INPUTS: tuple[Input, ...] = (
             "C(<name>@file) annotation, so building them anywhere else could make the two disagree.",
             "Each name must be a DNS-1123 label other than C(hub), C(harbor), C(default) and C(hsts).",
         ],
+        setting="redirect_middlewares",
     ),
     Input(
         "traefik_keys",
@@ -1070,6 +1114,7 @@ INPUTS: tuple[Input, ...] = (
             "C(rbac.namespaced) would turn off traefik's IngressClass lookup, and every Ingress that names a "
             "class would answer 404.)",
         ],
+        setting="namespaced",
     ),
     Input(
         "traefik_values_overrides",
@@ -1078,6 +1123,7 @@ INPUTS: tuple[Input, ...] = (
         default={},
         entry_points=("render",),
         description="Chart values deep-merged over the generated ones, last (mappings merge, anything else replaces).",
+        setting="overrides",
     ),
     Input(
         "traefik_apply",
@@ -1206,6 +1252,7 @@ INPUTS: tuple[Input, ...] = (
         entry_points=("preflight", "render"),
         description="ClusterIssuer used by ingress-shim; must be one of O(cert_manager_cluster_issuers).",
         check=_default_issuer,
+        setting="default_issuer",
     ),
     Input(
         "cert_manager_cluster_issuers",
@@ -1261,6 +1308,7 @@ INPUTS: tuple[Input, ...] = (
         default={"requests": {"cpu": "15m", "memory": "48Mi"}, "limits": {"cpu": "45m", "memory": "144Mi"}},
         entry_points=("render",),
         description="Resource requests and limits of the controller.",
+        setting="controller_resources",
     ),
     Input(
         "cert_manager_webhook_resources",
@@ -1269,6 +1317,7 @@ INPUTS: tuple[Input, ...] = (
         default={"requests": {"cpu": "15m", "memory": "48Mi"}, "limits": {"cpu": "45m", "memory": "144Mi"}},
         entry_points=("render",),
         description="Resource requests and limits of the webhook.",
+        setting="webhook_resources",
     ),
     Input(
         "cert_manager_cainjector_resources",
@@ -1277,6 +1326,7 @@ INPUTS: tuple[Input, ...] = (
         default={"requests": {"cpu": "15m", "memory": "48Mi"}, "limits": {"cpu": "45m", "memory": "144Mi"}},
         entry_points=("render",),
         description="Resource requests and limits of the cainjector.",
+        setting="cainjector_resources",
     ),
     Input(
         "cert_manager_values_overrides",
@@ -1285,6 +1335,7 @@ INPUTS: tuple[Input, ...] = (
         default={},
         entry_points=("render",),
         description="Chart values deep-merged over the generated ones, last.",
+        setting="overrides",
     ),
     Input(
         "cert_manager_apply",
@@ -1835,6 +1886,25 @@ def _missing(row: Input, what: str, host_vars_file: str) -> str:
     if row.needed:
         return f"{what}; expected in {host_vars_file} (is the file named after the member?)"
     return f"{what}, and the {row.role} role has no default: {_plain(row.description)}"
+
+
+def setting_names(role: str) -> dict[str, str]:
+    """The fields of the role's settings builder and the variables they are, in the table's order."""
+    return {row.setting: row.name for row in INPUTS if row.role == role and row.setting}
+
+
+def settings(role: str, value_of: Callable[[str], Any]) -> dict[str, Any]:
+    """The role's settings builder's input: each field's variable, by ``value_of(name)``. Integers and
+    booleans are converted as the argument spec takes them ("2", "yes"); the builder checks the rest."""
+    result = {}
+    for row in INPUTS:
+        if row.role == role and row.setting:
+            value = value_of(row.name)
+            if row.type in ("int", "bool") and value is not None:
+                with contextlib.suppress(TypeError, ValueError):  # the builder names it
+                    value = _convert(row.type, value)
+            result[row.setting] = value
+    return result
 
 
 def by_name() -> dict[str, Input]:

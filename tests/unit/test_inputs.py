@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import inspect
 from pathlib import Path
 from typing import Any
 
@@ -224,3 +225,29 @@ def test_a_role_alone_checks_only_its_own_variables() -> None:
         "member m: traefik_namespace: is empty",
         "member m: traefik_replicas: is 0, must be at least 1",
     ]
+
+
+@pytest.mark.parametrize(
+    ("role", "builder"),
+    [
+        ("traefik", "traefik_values"),
+        ("cert_manager", "cert_manager_values"),
+        ("cluster_entrypoint", "entrypoint_service"),
+    ],
+)
+def test_every_setting_is_an_input_of_its_roles_builder(role: str, builder: str) -> None:
+    from ansible_collections.binder.ingress.plugins.module_utils import chart_values
+
+    parameters = set(inspect.signature(getattr(chart_values, builder)).parameters) - {"member", "keys"}
+    assert set(inputs.setting_names(role)) == parameters
+
+
+def test_settings_are_converted_as_the_argument_spec_takes_them() -> None:
+    given = {"traefik_replicas": "3", "traefik_http_redirect": "yes", "traefik_client_max_requests": "many"}
+    found = inputs.settings("traefik", lambda name: given.get(name, f"<{name}>"))
+    assert found["replicas"] == 3
+    assert found["http_redirect"] is True
+    # What does not convert reaches the builder as written: it names the variable.
+    assert found["client_max_requests"] == "many"
+    assert found["log_level"] == "<traefik_log_level>"
+    assert set(found) == set(inputs.setting_names("traefik"))
