@@ -8,6 +8,7 @@ hand from that configuration (not computed by the model).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -100,6 +101,26 @@ def test_every_inventory_renders(rendered: Rendered) -> None:
             assert (member_dir / name).is_file(), f"{member}: {name} missing"
         kinds = {obj["kind"] for _, obj in objects(member_dir)}
         assert {"Service", "Ingress", "ClusterIssuer"} <= kinds, f"{member}: {kinds}"
+
+
+# Issue 19 restructures how a member is built, not what is built: the sha256 of every file
+# render.yml wrote for the shipped inventories at 0a14356 (main when the issue was started). Not the
+# local member's ClusterIssuers: they take the local ACME server's address when a sandbox runs.
+BEFORE_ISSUE_19 = Path(__file__).parent / "rendered_before_issue_19.sha256"
+
+
+def test_every_inventory_renders_byte_identical_to_before_issue_19(rendered: Rendered) -> None:
+    name = rendered.inventory.name
+    lines = (line.split("  ", 1) for line in BEFORE_ISSUE_19.read_text(encoding="utf-8").splitlines())
+    expected = {path: digest for digest, path in lines if path.startswith(f"{name}/")}
+    assert expected, f"no files of {name} in {BEFORE_ISSUE_19.name}"
+    found = {
+        f"{name}/{path.relative_to(rendered.out)}": hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(rendered.out.rglob("*"))
+        if path.is_file() and not (name == "local" and path.name.startswith("clusterissuer-"))
+    }
+    changed = sorted(path for path in expected.keys() | found.keys() if expected.get(path) != found.get(path))
+    assert changed == [], f"rendered differently from 0a14356: {changed}"
 
 
 def test_every_object_passes_the_official_schema_strictly(rendered: Rendered) -> None:
