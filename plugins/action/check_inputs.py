@@ -5,7 +5,7 @@
 
 Every variable with one of the collection's prefixes is templated here, one at a time, so that a
 variable whose template fails is one problem among the others, and checked by
-module_utils.inputs.problems. The problems are returned together, each once, as a block of lines.
+module_utils.inputs.issues. The problems are returned together, each once, as a block of lines.
 """
 
 from __future__ import annotations
@@ -15,10 +15,9 @@ from typing import Any
 
 from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
-from ansible.template import trust_as_template
-from ansible_collections.binder.ingress.plugins.module_utils.inputs import MEMBER_ROLES, problems
+from ansible_collections.binder.ingress.plugins.module_utils.inputs import MEMBER_ROLES, issues
 from ansible_collections.binder.ingress.plugins.module_utils.kubeconfig import kubeconfig_problems
-from ansible_collections.binder.ingress.plugins.plugin_utils._member_filters import plain
+from ansible_collections.binder.ingress.plugins.plugin_utils._member_filters import variable
 
 _SPEC = {
     "member": {"type": "str", "required": True},
@@ -48,7 +47,7 @@ def _environment(member: str, prefixes: list[str]) -> list[str]:
     HELM_KUBE* over the kubeconfig it is handed: a variable left in the operator's shell would send the
     member's requests (credentials, prune) to another cluster, or turn TLS verification off. Named, never
     their values."""
-    names = sorted(name for name in os.environ if prefixes and name.startswith(tuple(prefixes)))
+    names = sorted(name for name in os.environ if name.startswith(tuple(prefixes)))
     if not names:
         return []
     return [
@@ -77,10 +76,10 @@ class ActionModule(ActionBase):
             if not name.startswith(prefixes):
                 continue
             try:
-                values[name] = plain(self._templar.template(trust_as_template("{{ " + name + " }}")))
+                values[name] = variable(self._templar, name)
             except AnsibleError as exc:
                 found.append(f"member {member}: {name}: cannot be evaluated: {exc.message}")
-        found += problems(
+        table = issues(
             member,
             values,
             roles=roles,
@@ -88,11 +87,11 @@ class ActionModule(ActionBase):
             mapped=args["mapped"],
             host_vars_file=args["host_vars_file"],
         )
+        found += [str(issue) for issue in table]
         if "binder" in roles and args["cluster"]:
             found += _environment(member, args["refused_env"])
-            if not any(
-                f": {name}:" in line for line in found for name in ("binder_kubeconfig", "binder_context")
-            ):
+            # The kubeconfig is read only when its two variables passed the table's checks.
+            if not {issue.key for issue in table} & {"binder_kubeconfig", "binder_context"}:
                 # Only the problems, never the file's content (it holds credentials).
                 found += [
                     f"member {member}: {problem}"

@@ -39,9 +39,8 @@ from typing import Any
 
 from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
-from ansible.template import trust_as_template
 from ansible_collections.binder.ingress.plugins.module_utils.inputs import setting_names, settings
-from ansible_collections.binder.ingress.plugins.plugin_utils._member_filters import plain
+from ansible_collections.binder.ingress.plugins.plugin_utils._member_filters import variable
 
 
 class LookupModule(LookupBase):
@@ -55,6 +54,6 @@ class LookupModule(LookupBase):
             )
 
         def value_of(name: str) -> Any:
-            return plain(self._templar.template(trust_as_template("{{ " + name + " }}")))
+            return variable(self._templar, name)
 
         return [settings(str(terms[0]), value_of)]

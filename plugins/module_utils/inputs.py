@@ -35,6 +35,7 @@ from ansible.module_utils.common.validation import (
 from ansible_collections.binder.ingress.plugins.module_utils import _chart, _names
 from ansible_collections.binder.ingress.plugins.module_utils.constants import MOZILLA_INTERMEDIATE_CIPHERS
 from ansible_collections.binder.ingress.plugins.module_utils.model import (
+    Issue,
     Issues,
     MemberError,
     build_member,
@@ -49,6 +50,7 @@ __all__ = [
     "ROLES",
     "Input",
     "by_name",
+    "issues",
     "problems",
     "setting_names",
     "settings",
@@ -1972,7 +1974,12 @@ def _check_row(r: Issues, row: Input, value: Any, values: Mapping[str, Any], hos
     return converted
 
 
-def problems(
+def problems(member: str, values: Mapping[str, Any], **options: Any) -> list[str]:
+    """Every problem of a member's variables, one line each (``issues``, as text)."""
+    return [str(issue) for issue in issues(member, values, **options)]
+
+
+def issues(
     member: str,
     values: Mapping[str, Any],
     *,
@@ -1980,8 +1987,8 @@ def problems(
     cluster: bool = True,
     mapped: Collection[str] = (),
     host_vars_file: str = "",
-) -> list[str]:
-    """Every problem of a member's variables, one line each, in a stable order.
+) -> list[Issue]:
+    """Every problem of a member's variables, each with the variable it is about, in a stable order.
 
     ``values`` are the member's variables with one of PREFIXES (templated). Rows of ``roles`` are
     checked; a row in ``mapped`` is set by the binder role from member variables, so a value for it is
@@ -2030,7 +2037,7 @@ def problems(
     _local_charts(r, {**effective, **checked}, roles)
     if "binder" in roles:
         _catalogue(r, member, checked)
-    return [str(issue) for issue in r.items]
+    return r.items
 
 
 # The chart name a local cert-manager chart must carry (no variable holds it: the chart is cert-manager's).

@@ -14,6 +14,7 @@ import typing as t
 from collections.abc import Callable, Mapping
 
 from ansible.errors import AnsibleFilterError
+from ansible.template import trust_as_template
 from ansible_collections.binder.ingress.plugins.module_utils.model import (
     MEMBER_KEYS,
     MemberError,
@@ -74,6 +75,12 @@ def plain(value: t.Any) -> t.Any:
         # A tagged string as the plain one (str() of a str subclass is an exact str).
         return str.__str__(value)
     return value
+
+
+def variable(templar: t.Any, name: str) -> t.Any:
+    """The value of the variable ``name``, templated by ``templar`` (an action's or a lookup's) and
+    returned as plain data. A template that fails raises ansible-core's error, naming the variable."""
+    return plain(templar.template(trust_as_template("{{ " + name + " }}")))
 
 
 def call_builder(name: str, build: Callable[..., T], /, *args: t.Any, **arguments: t.Any) -> T:
